@@ -1,0 +1,44 @@
+"""Domain errors raised by account services; authsite.errors maps them to HTTP."""
+
+from __future__ import annotations
+
+
+class AccountError(Exception):
+    """Base of every error an account service reports to its caller."""
+
+
+class ValidationFailed(AccountError):
+    """Input is malformed or breaks a rule; `fields` maps a field name to messages."""
+
+    def __init__(self, message: str = "Invalid input.", fields: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class EmailTaken(AccountError):
+    """Signup with an email that already belongs to an account."""
+
+
+class InvalidCredentials(AccountError):
+    """Login failed. Deliberately says nothing about why."""
+
+
+class TooManyAttempts(AccountError):
+    """A throttle limit is reached; retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = max(1, int(retry_after))
+
+
+class Overloaded(AccountError):
+    """The hashing pool of this process is full; retry after `retry_after` seconds."""
+
+    def __init__(self, retry_after: int = 1):
+        super().__init__(retry_after)
+        self.retry_after = max(1, int(retry_after))
+
+
+class AccountUnavailable(AccountError):
+    """The authenticated account no longer exists or is inactive: its tokens are void."""

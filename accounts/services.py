@@ -1,0 +1,141 @@
+"""Account use cases: sign up, prove who you are, change your password.
+
+Views and tasks call these; they hold the rules. All hashing goes through accounts.passwords.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.utils import timezone
+
+from accounts import passwords, throttling
+from accounts.emails import canonical_email, clean_email
+from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials, ValidationFailed
+from accounts.models import User
+from accounts.signals import credentials_changed
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Who is trying to log in, from where."""
+
+    email: str  # canonical form
+    ip: str
+
+
+def check_password_length(password: str, field: str = "password") -> None:
+    """Fast bounds check, before any hashing: a 1 MB password is refused, never hashed."""
+    if len(password) > settings.PASSWORD_MAX_LENGTH:
+        raise ValidationFailed(
+            "Invalid input.", {field: [f"Must be at most {settings.PASSWORD_MAX_LENGTH} characters."]}
+        )
+
+
+def check_password_rules(password: str, user: User, field: str = "password") -> None:
+    """Length bounds, then Django's validators (common, numeric, similarity, minimum length)."""
+    check_password_length(password, field)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid input.", {field: list(exc.messages)}) from exc
+
+
+def check_email(raw: str) -> str:
+    try:
+        return clean_email(raw)
+    except ValidationError as exc:
+        raise ValidationFailed("Invalid input.", {"email": list(exc.messages)}) from exc
+
+
+async def asignup(raw_email: str, password: str, ip: str) -> User:
+    """Create an account; raise ValidationFailed, EmailTaken, TooManyAttempts or Overloaded."""
+    limits = throttling.signup_limits(ip)
+    await throttling.acheck(limits)
+    email = check_email(raw_email)
+    check_password_rules(password, User(email=email))
+    await throttling.arecord_failure(limits)  # every signup attempt counts against the IP
+    if await User.objects.filter(email=email).aexists():
+        raise EmailTaken()
+    encoded = await passwords.ahash(password)
+    try:
+        return await User.objects.acreate(email=email, password=encoded)
+    except IntegrityError as exc:  # lost a race with a concurrent signup
+        raise EmailTaken() from exc
+
+
+def login_attempt(raw_email: str, password: str, ip: str) -> Attempt:
+    """Validate the shape of a login attempt (no lookup, no hashing)."""
+    check_password_length(password)
+    email = canonical_email(raw_email)
+    if len(email) > settings.EMAIL_MAX_LENGTH:
+        raise ValidationFailed("Invalid input.", {"email": [f"Must be at most {settings.EMAIL_MAX_LENGTH} characters."]})
+    return Attempt(email=email, ip=ip)
+
+
+async def aauthenticate(attempt: Attempt, password: str) -> User:
+    """Return the user whose email and password match, or raise InvalidCredentials.
+
+    Every failure looks the same and costs at least one Argon2 verification at the current
+    parameters (unknown email, wrong password, inactive account alike). A success with an
+    outdated hash stores the current Argon2id hash, unless the hash changed meanwhile.
+    """
+    limits = throttling.limits_for(attempt.email, attempt.ip)
+    await throttling.acheck(limits)
+    user = await User.objects.filter(email=attempt.email).afirst()
+    if user is None:
+        await passwords.adummy_verify(password)
+        ok = False
+    else:
+        result = await passwords.averify(password, user.password)
+        ok = result.valid and user.is_active
+        if ok and result.upgraded_hash:
+            await _astore_upgrade(user, result.upgraded_hash)
+    if not ok or user is None:
+        await throttling.arecord_failure(limits)
+        raise InvalidCredentials()
+    now = timezone.now()
+    await User.objects.filter(pk=user.pk).aupdate(last_login=now)
+    user.last_login = now
+    await throttling.aclear([throttling.account_ip_key(attempt.email, attempt.ip)])
+    return user
+
+
+async def _astore_upgrade(user: User, new_hash: str) -> None:
+    # Compare-and-swap on the old value: never overwrite a hash changed meanwhile (a password
+    # change, an admin reset or a rehash job).
+    updated = await User.objects.filter(pk=user.pk, password=user.password).aupdate(password=new_hash)
+    if updated:
+        user.password = new_hash
+    else:
+        logger.info("hash upgrade skipped: hash changed concurrently", extra={"user_id": user.pk})
+
+
+async def achange_password(user_id: int, current: str, new: str) -> None:
+    """Check the current password, apply rules to the new one, store it, end every session."""
+    check_password_length(current, "current_password")
+    user = await aget_active_user(user_id)
+    check_password_rules(new, user, "new_password")
+    result = await passwords.averify(current, user.password)
+    if not result.valid:
+        raise ValidationFailed("Invalid input.", {"current_password": ["Incorrect password."]})
+    encoded = await passwords.ahash(new)
+    updated = await User.objects.filter(pk=user.pk, password=user.password).aupdate(password=encoded)
+    if not updated:
+        raise ValidationFailed("Invalid input.", {"current_password": ["The password changed meanwhile; try again."]})
+    await credentials_changed.asend(sender=User, user_id=user.pk, reason="password_changed")
+
+
+async def aget_active_user(user_id: int) -> User:
+    """The active user with this id, or AccountUnavailable (deleted or deactivated)."""
+    user = await User.objects.filter(pk=user_id, is_active=True).afirst()
+    if user is None:
+        raise AccountUnavailable()
+    return user

@@ -1,0 +1,90 @@
+"""Operational endpoints: liveness, readiness, the OpenAPI document, JSON 404/500."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+from authsite import openapi, stores
+from authsite.celery import app as celery_app
+from authsite.errors import api_endpoint, error_body, error_response
+from authsite.http import json_response
+
+logger = logging.getLogger(__name__)
+CHECK_TIMEOUT = 2.0
+
+
+@api_endpoint("GET")
+async def healthz(request: HttpRequest) -> HttpResponse:
+    """The process is alive and its event loop answers (no I/O)."""
+    return json_response({"status": "ok"})
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+async def _check_cache() -> None:
+    if not stores.enabled():
+        return  # embedded mode: the database is the shared store
+    client = stores.aclient()
+    if client is None:
+        # Recently failed: probe anyway, readiness must tell the truth now.
+        stores.mark_up()
+        client = stores.aclient()
+    try:
+        await client.ping()  # type: ignore[union-attr]
+    except stores.RedisError:
+        stores.mark_down()
+        raise
+
+
+def _check_broker() -> None:
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
+
+
+async def _run(name: str, check: object) -> tuple[str, bool]:
+    try:
+        if asyncio.iscoroutinefunction(check):
+            await asyncio.wait_for(check(), CHECK_TIMEOUT)
+        else:
+            await asyncio.wait_for(sync_to_async(check, thread_sensitive=False)(), CHECK_TIMEOUT)  # type: ignore[arg-type]
+        return name, True
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        logger.warning("readiness check %s failed: %s", name, type(exc).__name__)
+        return name, False
+
+
+@api_endpoint("GET")
+async def readyz(request: HttpRequest) -> HttpResponse:
+    """200 when the database, the cache and the broker answer; 503 naming those that do not."""
+    results = dict(await asyncio.gather(
+        _run("database", _check_database), _run("cache", _check_cache), _run("broker", _check_broker)
+    ))
+    checks = {name: "ok" if ok else "down" for name, ok in results.items()}
+    down = [name for name, ok in results.items() if not ok]
+    if down:
+        body = error_body("unavailable", f"Not ready: {', '.join(down)} down.")
+        body["checks"] = checks
+        return json_response(body, status=503, headers={"Retry-After": "5"})
+    return json_response({"status": "ok", "checks": checks})
+
+
+@api_endpoint("GET")
+async def schema(request: HttpRequest) -> HttpResponse:
+    return json_response(openapi.document(), headers={"Cache-Control": "public, max-age=300"})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(404, "not_found", "Not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return error_response(500, "internal_error", "Internal server error.")
+

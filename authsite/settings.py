@@ -1,0 +1,248 @@
+"""Django settings for authsite.
+
+Every knob comes from the environment (CONTRACT.md §1); this is the only module that reads it.
+Unset variables fall back to embedded defaults that need no server: a SQLite database, the
+database as the shared revocation/throttle store, and a filesystem Celery broker.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Git-ignored folder for everything the embedded defaults write (SQLite, broker, secret, metrics).
+VAR_DIR = Path(os.environ.get("AUTHSITE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _env(name: str, default: str = "") -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int, minimum: int = 0) -> int:
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _env_rate(name: str, default: str) -> tuple[int, int]:
+    """Parse a COUNT/SECONDS limit; (0, 0) disables it."""
+    raw = _env(name, default)
+    try:
+        count, seconds = (int(part) for part in raw.split("/"))
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must look like COUNT/SECONDS, got {raw!r}") from exc
+    if count < 0 or seconds < 0 or (count == 0) != (seconds == 0):
+        raise ImproperlyConfigured(f"{name}: use positive COUNT/SECONDS, or 0/0 to disable")
+    return count, seconds
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+DEBUG = _env("DJANGO_DEBUG") == "1"
+DATABASE_URL = _env("DATABASE_URL")
+REDIS_URL = _env("REDIS_URL")
+EMBEDDED = not DATABASE_URL and not REDIS_URL
+
+# --- Secret key: required in production; generated once for debug / embedded use. ---
+SECRET_KEY = _env("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEBUG or EMBEDDED):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required in production (DATABASE_URL or REDIS_URL set, "
+            "DJANGO_DEBUG off). It also protects signing keys at rest: keep it stable."
+        )
+    _secret_file = VAR_DIR / "secret_key"
+    if not _secret_file.exists():
+        fd = os.open(_secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(64))
+    SECRET_KEY = _secret_file.read_text().strip()
+
+ALLOWED_HOSTS = [h.strip() for h in _env("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "authsite.apps.AuthsiteConfig",
+    "accounts",
+    "tokens",
+]
+
+# API paths run only natively-async middleware: every MiddlewareMixin costs a thread hop per
+# request under ASGI (PERF-NOTES). Browser pages (admin) get the classic stack via BrowserOnly.
+MIDDLEWARE = [
+    "authsite.middleware.RequestContextMiddleware",
+    "authsite.middleware.BrowserOnlyMiddleware",
+]
+BROWSER_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# Django's own checks look for these in MIDDLEWARE; authsite.checks checks BROWSER_MIDDLEWARE.
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002"]
+# Path prefixes served without the browser middleware.
+API_PATH_PREFIXES = ("/api/", "/.well-known/", "/healthz", "/readyz", "/metrics")
+API_MAX_BODY_BYTES = 16 * 1024
+# Checks the credentials of `authenticated=True` API views and sets request.auth.
+API_AUTHENTICATOR = "tokens.auth.authenticate"
+
+ROOT_URLCONF = "authsite.urls"
+ASGI_APPLICATION = "authsite.asgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL (psycopg 3 with Django's pool) or the embedded SQLite file. ---
+if DATABASE_URL:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+else:
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "authsite.sqlite3")}
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every ORM call may run on a different thread, so CONN_MAX_AGE cannot keep
+    # connections; the pool can (PERF-NOTES: /me 3x faster with it).
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 8, "timeout": 5}
+    _db["OPTIONS"].setdefault("connect_timeout", 5)
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Shared fast store (cache, revocation fast path, throttle counters). ---
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    }
+
+# --- Celery ---
+CELERY_BROKER_URL = _env("CELERY_BROKER_URL", REDIS_URL) or "filesystem://"
+CELERY_BROKER_FOLDER = VAR_DIR / "broker"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL == "filesystem://":
+    for _sub in ("in", "processed"):
+        (CELERY_BROKER_FOLDER / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "in"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "in"),
+        "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Users and passwords ---
+AUTH_USER_MODEL = "accounts.User"
+ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2, minimum=1)
+ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 19456, minimum=8)
+ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1, minimum=1)
+HASH_WORKERS = _env_int("HASH_WORKERS", _cpus(), minimum=1)
+HASH_QUEUE_LIMIT = _env_int("HASH_QUEUE_LIMIT", 4 * HASH_WORKERS, minimum=0)
+# Nice value of hashing threads: keeps the event loop thread ahead of them (PERF-NOTES).
+HASH_THREAD_NICE = 10
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 1024
+PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2idHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+EMAIL_MAX_LENGTH = 254
+
+# --- Throttling (failed logins): (count, seconds); (0, 0) disables ---
+THROTTLE_ACCOUNT_IP = _env_rate("THROTTLE_ACCOUNT_IP", "5/900")
+THROTTLE_ACCOUNT = _env_rate("THROTTLE_ACCOUNT", "50/900")
+THROTTLE_IP = _env_rate("THROTTLE_IP", "100/900")
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+
+# --- Tokens ---
+ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 600, minimum=1)
+REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_TTL", 1209600, minimum=1)
+JWT_ISSUER = _env("JWT_ISSUER", "authsite")
+JWT_AUDIENCE = _env("JWT_AUDIENCE", "authsite")
+# Clock skew tolerated when checking exp/iat, seconds.
+JWT_LEEWAY = 5
+# How long a worker trusts its in-memory copy of the active signing key before re-reading it.
+SIGNING_KEY_REFRESH_SECONDS = 30
+VERIFIED_TOKEN_CACHE_SIZE = 50_000
+WEB_CONCURRENCY = _env_int("WEB_CONCURRENCY", _cpus(), minimum=1)
+
+# --- Security ---
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO" if not DEBUG else "DEBUG"},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,188 @@
+"""Ed25519 signing keys: creation, encryption at rest, rotation, JWKS, and the in-process ring.
+
+Private keys are stored encrypted (Fernet, key derived from DJANGO_SECRET_KEY by HKDF). Each
+process keeps a `KeyRing` in memory: the active key for signing, refreshed every
+SIGNING_KEY_REFRESH_SECONDS, and public keys by kid, reloaded when an unknown kid shows up
+(at most once a second, so junk kids cannot hammer the database).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from cryptography.fernet import Fernet, InvalidToken as FernetError
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tokens.models import SigningKey
+
+UNKNOWN_KID_RELOAD_INTERVAL = 1.0
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _fernet() -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"authsite signing keys v1").derive(
+        settings.SECRET_KEY.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def public_jwk(raw_public: bytes, kid: str) -> dict[str, str]:
+    return {"kty": "OKP", "crv": "Ed25519", "x": _b64url(raw_public), "kid": kid, "alg": "EdDSA", "use": "sig"}
+
+
+def thumbprint(raw_public: bytes) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256), used as the kid."""
+    members = {"crv": "Ed25519", "kty": "OKP", "x": _b64url(raw_public)}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return _b64url(hashlib.sha256(canonical).digest())
+
+
+def _new_key_row() -> SigningKey:
+    private = Ed25519PrivateKey.generate()
+    raw_private = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                        serialization.NoEncryption())
+    raw_public = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return SigningKey(kid=thumbprint(raw_public), public_key=raw_public,
+                      private_key_encrypted=_fernet().encrypt(raw_private), is_active=True)
+
+
+def decrypt_private(row: SigningKey) -> Ed25519PrivateKey:
+    try:
+        raw = _fernet().decrypt(bytes(row.private_key_encrypted))
+    except FernetError as exc:
+        raise RuntimeError(
+            f"cannot decrypt signing key {row.kid}: DJANGO_SECRET_KEY changed? "
+            "Run `manage.py rotate_signing_key` to create a new key."
+        ) from exc
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def rotate() -> SigningKey:
+    """Retire the active key (it stays in JWKS while its tokens can be valid) and activate a new one."""
+    with transaction.atomic():
+        now = timezone.now()
+        list(SigningKey.objects.select_for_update().filter(is_active=True))
+        SigningKey.objects.filter(is_active=True).update(is_active=False, retired_at=now)
+        row = _new_key_row()
+        row.save()
+    ring.invalidate()
+    return row
+
+
+def ensure_active() -> SigningKey:
+    """The active key, created on first use."""
+    row = SigningKey.objects.filter(is_active=True).first()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            row = _new_key_row()
+            row.save()
+            return row
+    except IntegrityError:  # another process created it first
+        return SigningKey.objects.get(is_active=True)
+
+
+def retired_grace() -> timedelta:
+    """How long after retirement a key's tokens can still be valid.
+
+    A worker may sign with a key up to SIGNING_KEY_REFRESH_SECONDS after it was retired
+    elsewhere, and such a token lives ACCESS_TOKEN_TTL (+ clock leeway).
+    """
+    return timedelta(seconds=settings.ACCESS_TOKEN_TTL + settings.SIGNING_KEY_REFRESH_SECONDS + settings.JWT_LEEWAY)
+
+
+def published_keys() -> list[SigningKey]:
+    """The active key and every retired key whose tokens can still be valid."""
+    ensure_active()
+    cutoff = timezone.now() - retired_grace()
+    return list(SigningKey.objects.filter(Q(is_active=True) | Q(retired_at__gt=cutoff)).order_by("-created_at"))
+
+
+def jwks() -> dict[str, Any]:
+    return {"keys": [public_jwk(bytes(row.public_key), row.kid) for row in published_keys()]}
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    kid: str
+    private: Ed25519PrivateKey
+
+
+class KeyRing:
+    """Per-process cache of loaded key objects (PEM parsing per call costs ~40 µs)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: ActiveKey | None = None
+        self._active_loaded = 0.0
+        self._public: dict[str, Ed25519PublicKey] = {}
+        self._public_loaded = 0.0
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._active = None
+            self._public_loaded = 0.0
+
+    def _load_active(self) -> ActiveKey:
+        row = ensure_active()
+        active = ActiveKey(row.kid, decrypt_private(row))
+        with self._lock:
+            self._active, self._active_loaded = active, time.monotonic()
+            self._public[row.kid] = active.private.public_key()
+        return active
+
+    def _load_public(self) -> None:
+        loaded = {row.kid: Ed25519PublicKey.from_public_bytes(bytes(row.public_key)) for row in published_keys()}
+        with self._lock:
+            self._public, self._public_loaded = loaded, time.monotonic()
+
+    def active_is_fresh(self) -> bool:
+        return self._active is not None and time.monotonic() - self._active_loaded < settings.SIGNING_KEY_REFRESH_SECONDS
+
+    def signing_key(self) -> ActiveKey:
+        if self.active_is_fresh():
+            return self._active  # type: ignore[return-value]
+        return self._load_active()
+
+    def cached_public(self, kid: str) -> Ed25519PublicKey | None:
+        return self._public.get(kid)
+
+    def public_key(self, kid: str) -> Ed25519PublicKey | None:
+        """The public key for `kid`, reloading the published set if `kid` is new to us."""
+        key = self._public.get(kid)
+        if key is None and time.monotonic() - self._public_loaded >= UNKNOWN_KID_RELOAD_INTERVAL:
+            self._load_public()
+            key = self._public.get(kid)
+        return key
+
+    async def asigning_key(self) -> ActiveKey:
+        if self.active_is_fresh():
+            return self._active  # type: ignore[return-value]
+        return await sync_to_async(self._load_active)()
+
+    async def apublic_key(self, kid: str) -> Ed25519PublicKey | None:
+        key = self._public.get(kid)
+        if key is not None:
+            return key
+        return await sync_to_async(self.public_key)(kid)
+
+
+ring = KeyRing()

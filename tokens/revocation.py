@@ -1,0 +1,145 @@
+"""Is a session revoked? The database decides; Redis answers fast.
+
+The database holds the truth (Session.revoked_at; a deleted session is revoked). Redis holds
+`rev:s:<sid>` for every session revoked within the last access-token lifetime, and a
+`rev:ready` marker saying that set is complete. Without the marker (a flushed or restarted
+Redis, or after an outage) answers come from the database until one process has reloaded the
+set from it. Revocations are written to the database first, then to Redis, so every worker
+process and machine sharing REDIS_URL/the database sees them at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from authsite import stores
+from tokens.models import Session
+
+logger = logging.getLogger(__name__)
+
+READY_KEY = "rev:ready"
+LOADING_KEY = "rev:loading"
+# The complete set is re-read from the database at least this often.
+READY_TTL = 300
+_state = {"resync": False}
+
+
+def _key(sid: str) -> str:
+    return f"rev:s:{sid}"
+
+
+def _mark_ttl() -> int:
+    # After this, every access token of the session has expired: the marker can go.
+    return settings.ACCESS_TOKEN_TTL + settings.JWT_LEEWAY + 1
+
+
+def _db_is_revoked(sid: str) -> bool:
+    try:
+        uuid.UUID(sid)
+    except ValueError:
+        return True
+    return not Session.objects.filter(pk=sid, revoked_at__isnull=True).exists()
+
+
+def reload() -> int:
+    """Copy every recently revoked session from the database into Redis, then set the marker."""
+    client = stores.client()
+    if client is None:
+        return 0
+    try:
+        if not client.set(LOADING_KEY, "1", nx=True, ex=30):
+            return 0  # another process is reloading
+        cutoff = timezone.now() - timedelta(seconds=_mark_ttl())
+        count = 0
+        pipe = client.pipeline(transaction=False)
+        for sid in Session.objects.filter(revoked_at__gt=cutoff).values_list("pk", flat=True).iterator():
+            pipe.set(_key(str(sid)), "1", ex=_mark_ttl())
+            count += 1
+            if count % 1000 == 0:
+                pipe.execute()
+        pipe.set(READY_KEY, "1", ex=READY_TTL)
+        pipe.delete(LOADING_KEY)
+        pipe.execute()
+        _state["resync"] = False
+        return count
+    except stores.RedisError:
+        stores.mark_down()
+        return 0
+
+
+def _after_outage(client_ok: bool) -> None:
+    # A revocation written while Redis was unreachable is only in the database: drop the
+    # marker so every process falls back to the database until the set is reloaded.
+    if client_ok and _state["resync"]:
+        client = stores.client()
+        if client is not None:
+            try:
+                client.delete(READY_KEY)
+            except stores.RedisError:
+                return
+        reload()
+
+
+async def ais_revoked(sid: str) -> bool:
+    """True if session `sid` was revoked (or does not exist)."""
+    client = stores.aclient()
+    if client is not None:
+        try:
+            ready, marked = await client.mget(READY_KEY, _key(sid))
+        except stores.RedisError:
+            stores.mark_down()
+            _state["resync"] = True
+        else:
+            if ready is not None and not _state["resync"]:
+                return marked is not None
+            revoked = await sync_to_async(_db_is_revoked)(sid)
+            await sync_to_async(_after_outage if _state["resync"] else _reload_quietly)(True)
+            return revoked
+    return await sync_to_async(_db_is_revoked)(sid)
+
+
+def _reload_quietly(_: bool) -> None:
+    reload()
+
+
+def is_revoked(sid: str) -> bool:
+    """Synchronous twin of `ais_revoked` (always asks the database)."""
+    return _db_is_revoked(sid)
+
+
+def publish(session_ids: Iterable[object]) -> None:
+    """Tell Redis about sessions just revoked in the database."""
+    keys = [_key(str(sid)) for sid in session_ids]
+    if not keys:
+        return
+    client = stores.client()
+    if client is None:
+        if stores.enabled():
+            _state["resync"] = True
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.set(key, "1", ex=_mark_ttl())
+        pipe.execute()
+    except stores.RedisError:
+        stores.mark_down()
+        _state["resync"] = True
+        logger.warning("redis unavailable: %d revocation(s) kept in the database only", len(keys))
+
+
+def revoke_sessions(queryset_filter: dict[str, object], reason: str) -> list[str]:
+    """Revoke every live session matching the filter; return their ids."""
+    now = timezone.now()
+    ids = list(Session.objects.filter(revoked_at__isnull=True, **queryset_filter).values_list("pk", flat=True))
+    if ids:
+        Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=now, revoked_reason=reason[:32])
+        publish(ids)
+    return [str(i) for i in ids]

@@ -1,0 +1,223 @@
+"""Token use cases: issue a pair at login, verify access tokens, rotate, revoke, list sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from tokens import jwt, revocation
+from tokens.cache import VerifiedTokenCache
+from tokens.exceptions import InvalidToken, SessionNotFound
+from tokens.keys import ring
+from tokens.models import RefreshToken, Session
+
+# No token of ours comes near this; anything longer is refused before any parsing.
+MAX_TOKEN_LENGTH = 4096
+verified_cache = VerifiedTokenCache(settings.VERIFIED_TOKEN_CACHE_SIZE)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"access_token": self.access_token, "refresh_token": self.refresh_token,
+                "token_type": "Bearer", "expires_in": self.expires_in}
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified claims of an access token."""
+
+    user_id: int
+    session_id: str
+    jti: str
+    exp: int
+
+
+def _digest(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+def _new_refresh(session: Session, now: Any) -> tuple[str, RefreshToken]:
+    raw = secrets.token_urlsafe(32)
+    row = RefreshToken(token_hash=_digest(raw), session=session,
+                       expires_at=now + timedelta(seconds=settings.REFRESH_TOKEN_TTL))
+    return raw, row
+
+
+def _sign_access(user_id: int, session_id: str) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + settings.ACCESS_TOKEN_TTL,
+        "jti": uuid.uuid4().hex,
+        "sid": session_id,
+    }
+    key = ring.signing_key()
+    return jwt.encode_access(claims, key.private, key.kid)
+
+
+# --- Issue ---
+
+def _start_session(user_id: int, ip: str, user_agent: str) -> tuple[Session, str]:
+    now = timezone.now()
+    with transaction.atomic():
+        session = Session.objects.create(
+            user_id=user_id, last_used_at=now, expires_at=now + timedelta(seconds=settings.REFRESH_TOKEN_TTL),
+            ip=ip[:64], user_agent=user_agent[:256],
+        )
+        raw, row = _new_refresh(session, now)
+        row.save()
+    return session, raw
+
+
+def issue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
+    """Start a session (token family) for `user` and return its first token pair."""
+    session, refresh = _start_session(user.pk, ip, user_agent)
+    return TokenPair(_sign_access(user.pk, str(session.pk)), refresh, settings.ACCESS_TOKEN_TTL)
+
+
+async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
+    session, refresh = await sync_to_async(_start_session)(user.pk, ip, user_agent)
+    await ring.asigning_key()  # load outside the signing call if stale
+    return TokenPair(_sign_access(user.pk, str(session.pk)), refresh, settings.ACCESS_TOKEN_TTL)
+
+
+# --- Verify ---
+
+async def aauthenticate_access(token: str) -> AccessClaims:
+    """Verify an access token (signature via the verified-token cache) and its revocation."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        raise InvalidToken("shape")
+    claims = verified_cache.get(token)
+    if claims is None:
+        kid = jwt.unverified_kid(token)
+        key = await ring.apublic_key(kid)
+        if key is None:
+            raise InvalidToken("unknown kid")
+        claims = jwt.decode_access(token, key)
+        verified_cache.put(token, claims)
+    elif claims["exp"] + settings.JWT_LEEWAY <= time.time():
+        raise InvalidToken("expired")
+    if await revocation.ais_revoked(claims["sid"]):
+        raise InvalidToken("revoked")
+    return AccessClaims(int(claims["sub"]), claims["sid"], claims["jti"], claims["exp"])
+
+
+# --- Rotate ---
+
+def _rotate(refresh_token: str, ip: str, user_agent: str) -> tuple[int, str, str] | str:
+    """Use a refresh token once. Returns (user_id, session_id, new refresh) or the id of a
+    session to revoke because a used token was presented again."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = (RefreshToken.objects.select_for_update().select_related("session", "session__user")
+               .filter(token_hash=_digest(refresh_token)).first())
+        if row is None:
+            raise InvalidToken("unknown refresh")
+        session = row.session
+        if row.used_at is not None:
+            return str(session.pk)  # reuse: the family is compromised
+        if session.revoked_at is not None or row.expires_at <= now or not session.user.is_active:
+            raise InvalidToken("refresh no longer valid")
+        row.used_at = now
+        row.save(update_fields=["used_at"])
+        raw, new_row = _new_refresh(session, now)
+        new_row.save()
+        session.last_used_at = now
+        session.expires_at = new_row.expires_at
+        if ip:
+            session.ip = ip[:64]
+        session.save(update_fields=["last_used_at", "expires_at", "ip"])
+        return session.user_id, str(session.pk), raw
+
+
+def rotate(refresh_token: str, ip: str = "", user_agent: str = "") -> TokenPair:
+    if not refresh_token or len(refresh_token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("shape")
+    outcome = _rotate(refresh_token, ip, user_agent)
+    if isinstance(outcome, str):
+        revocation.revoke_sessions({"pk": outcome}, "refresh_reuse")
+        raise InvalidToken("refresh reuse")
+    user_id, session_id, raw = outcome
+    return TokenPair(_sign_access(user_id, session_id), raw, settings.ACCESS_TOKEN_TTL)
+
+
+async def arotate(refresh_token: str, ip: str = "", user_agent: str = "") -> TokenPair:
+    await ring.asigning_key()
+    return await sync_to_async(rotate)(refresh_token, ip, user_agent)
+
+
+# --- Revoke ---
+
+def logout(claims: AccessClaims, refresh_token: str | None = None) -> None:
+    """End the caller's session, and the session of `refresh_token` if it is the caller's too."""
+    revocation.revoke_sessions({"pk": claims.session_id}, "logout")
+    if refresh_token and len(refresh_token) <= MAX_TOKEN_LENGTH:
+        other = (RefreshToken.objects.filter(token_hash=_digest(refresh_token), session__user_id=claims.user_id)
+                 .values_list("session_id", flat=True).first())
+        if other is not None:
+            revocation.revoke_sessions({"pk": other}, "logout")
+
+
+async def alogout(claims: AccessClaims, refresh_token: str | None = None) -> None:
+    await sync_to_async(logout)(claims, refresh_token)
+
+
+def revoke_user_sessions(user_id: int, reason: str) -> list[str]:
+    """End every session of a user (logout-all, password change, deactivation, deletion)."""
+    return revocation.revoke_sessions({"user_id": user_id}, reason)
+
+
+async def alogout_all(claims: AccessClaims) -> None:
+    await sync_to_async(revoke_user_sessions)(claims.user_id, "logout_all")
+
+
+def revoke_session(user_id: int | None, session_id: str, reason: str = "revoked") -> None:
+    """Revoke one live session; with `user_id`, only if it belongs to that user."""
+    try:
+        uuid.UUID(session_id)
+    except ValueError as exc:
+        raise SessionNotFound() from exc
+    filters: dict[str, object] = {"pk": session_id}
+    if user_id is not None:
+        filters["user_id"] = user_id
+    if not revocation.revoke_sessions(filters, reason):
+        raise SessionNotFound()
+
+
+async def arevoke_session(user_id: int, session_id: str) -> None:
+    await sync_to_async(revoke_session)(user_id, session_id)
+
+
+# --- List ---
+
+def list_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
+    now = timezone.now()
+    rows = Session.objects.filter(user_id=claims.user_id, revoked_at__isnull=True, expires_at__gt=now)
+    return [
+        {"id": str(s.pk), "created_at": s.created_at, "last_used_at": s.last_used_at, "ip": s.ip,
+         "user_agent": s.user_agent, "current": str(s.pk) == claims.session_id}
+        for s in rows
+    ]
+
+
+async def alist_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
+    return await sync_to_async(list_sessions)(claims)
