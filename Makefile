@@ -41,5 +41,29 @@ test: venv services
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-test-only-secret-key-not-for-production-use-0123456789} \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Load tests: a bounded headless Locust run against the server at $(HOST):$(PORT) (loopback only,
+# e.g. one started with `make run`); CSV and HTML reports go to the git-ignored reports/.
+LOCUST_USERS ?= 20
+LOCUST_SPAWN_RATE ?= 5
+LOCUST_RUN_TIME ?= 60s
+LOCUST_CLASSES ?= MixedUser
+LOCUST_SEED_USERS ?= 1000
+
+loadtest: venv
+	mkdir -p reports
+	$(PY) manage.py seed_users --count $(LOCUST_SEED_USERS)
+	$(PY) -m locust -f loadtests/locustfile.py --headless -u $(LOCUST_USERS) -r $(LOCUST_SPAWN_RATE) \
+		--run-time $(LOCUST_RUN_TIME) --host http://$(HOST):$(PORT) --seed-count $(LOCUST_SEED_USERS) \
+		--csv reports/locust --html reports/locust.html $(LOCUST_CLASSES)
+
+# Benchmark: starts its own server, database (authsite_bench) and Celery worker, measures, stops
+# them, prints the table and writes docs/benchmarks.md. BENCH_SECONDS = length of each of its
+# ~11 measurements (default run: about 2-3 minutes).
+BENCH_SECONDS ?= 10
+BENCH_ARGS ?=
+
+bench: venv
+	$(PY) loadtests/bench.py --seconds $(BENCH_SECONDS) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var reports

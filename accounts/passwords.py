@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from django.contrib.auth.hashers import (
 from django.core.signals import setting_changed
 
 from accounts.exceptions import Overloaded
+from authsite import metrics
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,27 +68,47 @@ class HashPool:
         )
         self._lock = threading.Lock()
         self._admitted = 0
+        metrics.HASH_POOL_THREADS.inc(workers)
+        metrics.HASH_POOL_QUEUE_LIMIT.inc(queue_limit)
 
     @property
     def admitted(self) -> int:
         """Jobs running or waiting right now."""
         return self._admitted
 
-    def _release(self, _future: Future[object]) -> None:
+    def _release(self, future: Future[object]) -> None:
         with self._lock:
             self._admitted -= 1
+        if future.cancelled():  # never started: it left the queue without running
+            metrics.HASH_QUEUED.dec()
+
+    @staticmethod
+    def _timed(fn: Callable[..., T], submitted: float, *args: object) -> T:
+        # Runs on a pool thread: the job leaves the queue and occupies a thread.
+        started = time.perf_counter()
+        metrics.HASH_QUEUED.dec()
+        metrics.HASH_BUSY.inc()
+        metrics.HASH_WAIT_SECONDS.observe(started - submitted)
+        try:
+            return fn(*args)
+        finally:
+            metrics.HASH_BUSY.dec()
+            metrics.HASH_SECONDS.labels(fn.__name__).observe(time.perf_counter() - started)
 
     def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
         """Admit a job or raise Overloaded at once; the slot frees when the job ends."""
         with self._lock:
             if self._admitted >= self.capacity:
+                metrics.HASH_REFUSALS.inc()
                 raise Overloaded(retry_after=1)
             self._admitted += 1
+        metrics.HASH_QUEUED.inc()
         try:
-            future = self._executor.submit(fn, *args)
+            future = self._executor.submit(self._timed, fn, time.perf_counter(), *args)
         except BaseException:
             with self._lock:
                 self._admitted -= 1
+            metrics.HASH_QUEUED.dec()
             raise
         # Released from the worker thread when the job really ends, even if the awaiting
         # request was cancelled meanwhile: the slot is busy as long as the CPU is.
@@ -98,6 +120,8 @@ class HashPool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        metrics.HASH_POOL_THREADS.dec(self.workers)
+        metrics.HASH_POOL_QUEUE_LIMIT.dec(self.queue_limit)
 
 
 _pool: HashPool | None = None
@@ -146,19 +170,37 @@ def verify(password: str, encoded: str) -> Verification:
     so that every failure costs at least the current Argon2 work (no timing oracle for
     accounts with fast legacy hashes).
     """
-    valid, must_update = verify_password(password, encoded)
+    if not is_password_usable(encoded) or not _identifiable(encoded):
+        # Django would fake the runtime with a full *hash* here; spend one verification instead.
+        dummy_verify(password)
+        return Verification(False)
+    try:
+        valid, must_update = verify_password(password, encoded)
+    except ValueError:  # a malformed hash of a known algorithm (e.g. argon2's InvalidHashError)
+        valid, must_update = False, True
     if valid:
         return Verification(True, make_password(password) if must_update else None)
-    if must_update or not is_password_usable(encoded):
+    if must_update:
         dummy_verify(password)
     return Verification(False)
+
+
+def _identifiable(encoded: str) -> bool:
+    try:
+        identify_hasher(encoded)
+    except ValueError:
+        return False
+    return True
 
 
 def dummy_verify(password: str) -> None:
     """Spend exactly one Argon2 verification at the current parameters, for nothing."""
     global _dummy_hash
     if _dummy_hash is None:
+        # Making the dummy hash costs exactly what a verification costs: on first use that is
+        # this call's work (verifying as well would make the first failure twice as slow).
         _dummy_hash = make_password(secrets.token_urlsafe(32))
+        return
     verify_password(password, _dummy_hash)
 
 
@@ -169,7 +211,10 @@ def is_current(encoded: str) -> bool:
     except ValueError:
         return False
     preferred = get_hasher()
-    return hasher.algorithm == preferred.algorithm and not preferred.must_update(encoded)
+    try:
+        return hasher.algorithm == preferred.algorithm and not preferred.must_update(encoded)
+    except ValueError:  # malformed parameters (argon2's InvalidHashError is a ValueError)
+        return False
 
 
 def hash_summary(encoded: str) -> str:

@@ -19,6 +19,7 @@ from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials, ValidationFailed
 from accounts.models import User
 from accounts.signals import credentials_changed
+from authsite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +56,13 @@ def check_email(raw: str) -> str:
         raise ValidationFailed("Invalid input.", {"email": list(exc.messages)}) from exc
 
 
+@metrics.count_outcomes(metrics.SIGNUP_OUTCOMES, "signup", success="created")
 async def asignup(raw_email: str, password: str, ip: str) -> User:
     """Create an account; raise ValidationFailed, EmailTaken, TooManyAttempts or Overloaded."""
-    limits = throttling.signup_limits(ip)
-    await throttling.acheck(limits)
     email = check_email(raw_email)
     check_password_rules(password, User(email=email))
-    await throttling.arecord_failure(limits)  # every signup attempt counts against the IP
+    # Every well-formed signup attempt counts against the IP, taken or not.
+    await throttling.aacquire(throttling.signup_limits(ip))
     if await User.objects.filter(email=email).aexists():
         raise EmailTaken()
     encoded = await passwords.ahash(password)
@@ -80,6 +81,7 @@ def login_attempt(raw_email: str, password: str, ip: str) -> Attempt:
     return Attempt(email=email, ip=ip)
 
 
+@metrics.count_outcomes(metrics.LOGIN_OUTCOMES, "login")
 async def aauthenticate(attempt: Attempt, password: str) -> User:
     """Return the user whose email and password match, or raise InvalidCredentials.
 
@@ -88,24 +90,66 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
     outdated hash stores the current Argon2id hash, unless the hash changed meanwhile.
     """
     limits = throttling.limits_for(attempt.email, attempt.ip)
-    await throttling.acheck(limits)
-    user = await User.objects.filter(email=attempt.email).afirst()
-    if user is None:
-        await passwords.adummy_verify(password)
-        ok = False
-    else:
-        result = await passwords.averify(password, user.password)
-        ok = result.valid and user.is_active
-        if ok and result.upgraded_hash:
-            await _astore_upgrade(user, result.upgraded_hash)
+    # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
+    await throttling.aacquire(limits)
+    try:
+        user = await User.objects.filter(email=attempt.email).afirst()
+        if user is None:
+            await passwords.adummy_verify(password)
+            ok = False
+        else:
+            result = await passwords.averify(password, user.password)
+            ok = result.valid and user.is_active
+            if ok and result.upgraded_hash:
+                await _astore_upgrade(user, result.upgraded_hash)
+    except BaseException:
+        # Not a wrong guess (pool full, database down, client gone): give the slot back.
+        await throttling.arelease(limits)
+        raise
     if not ok or user is None:
-        await throttling.arecord_failure(limits)
-        raise InvalidCredentials()
+        raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
     now = timezone.now()
     await User.objects.filter(pk=user.pk).aupdate(last_login=now)
     user.last_login = now
-    await throttling.aclear([throttling.account_ip_key(attempt.email, attempt.ip)])
+    await throttling.arelease(limits, forget=[throttling.account_ip_key(attempt.email, attempt.ip)])
     return user
+
+
+def authenticate(attempt: Attempt, password: str) -> User:
+    """Synchronous twin of `aauthenticate` for sync callers (the admin's login backend).
+
+    Same throttles and hashing rules; the hashing still runs in the bounded pool, this thread
+    waits for it. Leaves `last_login` to django.contrib.auth.login.
+    """
+    limits = throttling.limits_for(attempt.email, attempt.ip)
+    throttling.acquire(limits)
+    pool = passwords.get_pool()
+    try:
+        user = User.objects.filter(email=attempt.email).first()
+        if user is None:
+            pool.submit(passwords.dummy_verify, password).result()
+            ok = False
+        else:
+            result = pool.submit(passwords.verify, password, user.password).result()
+            ok = result.valid and user.is_active
+            if ok and result.upgraded_hash:
+                _store_upgrade(user, result.upgraded_hash)
+    except BaseException:
+        throttling.release(limits)
+        raise
+    if not ok or user is None:
+        raise InvalidCredentials()
+    throttling.release(limits, forget=[throttling.account_ip_key(attempt.email, attempt.ip)])
+    return user
+
+
+def _store_upgrade(user: User, new_hash: str) -> None:
+    # Same compare-and-swap as `_astore_upgrade`.
+    updated = User.objects.filter(pk=user.pk, password=user.password).update(password=new_hash)
+    if updated:
+        user.password = new_hash
+    else:
+        logger.info("hash upgrade skipped: hash changed concurrently", extra={"user_id": user.pk})
 
 
 async def _astore_upgrade(user: User, new_hash: str) -> None:

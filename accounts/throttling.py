@@ -1,21 +1,28 @@
-"""Failed-login throttling (CONTRACT §1): per account+IP, per account, per IP.
+"""Failed-login throttling (CONTRACT §1): per account+IP, per account, per IP; signups per IP.
 
-Counters are fixed windows in the shared store: Redis when available, else the database
-(so every worker process and machine sees the same counts). A throttled attempt is refused
-before any hashing, and reveals nothing about the password.
+Counters are fixed windows in the shared store: Redis when available, else the database (so
+every worker process and machine sees the same counts). An attempt *acquires* a slot before any
+hashing: the check and the count are one atomic step, so a burst of parallel guesses cannot
+overshoot a limit, and a refused attempt costs no hash and reveals nothing about the password.
+An attempt that turns out not to be a failure (a success, an overloaded pool) is *released*.
+
+Callers pass canonical emails (accounts.emails.canonical_email): every form of one address
+shares one set of counters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.exceptions import TooManyAttempts
@@ -39,7 +46,12 @@ def _digest(text: str) -> str:
 
 
 def account_ip_key(email: str, ip: str) -> str:
-    return f"{PREFIX}ai:{_digest(email)}:{_digest(ip)}"
+    # Starts with the account's prefix, so an unlock can find every IP of one account.
+    return f"{account_ip_prefix(email)}{_digest(ip)}"
+
+
+def account_ip_prefix(email: str) -> str:
+    return f"{PREFIX}ai:{_digest(email)}:"
 
 
 def account_key(email: str) -> str:
@@ -48,6 +60,10 @@ def account_key(email: str) -> str:
 
 def ip_key(ip: str) -> str:
     return f"{PREFIX}i:{_digest(ip)}"
+
+
+def signup_key(ip: str) -> str:
+    return f"{PREFIX}s:{_digest(ip)}"
 
 
 def limits_for(email: str, ip: str) -> list[Limit]:
@@ -61,115 +77,232 @@ def limits_for(email: str, ip: str) -> list[Limit]:
 
 
 def signup_limits(ip: str) -> list[Limit]:
-    """Signups are counted per IP with the THROTTLE_IP limit (all attempts, not only failures)."""
+    """Signups are counted per IP with the THROTTLE_IP limit (every attempt, not only failures)."""
     count, seconds = settings.THROTTLE_IP
-    return [Limit(f"{PREFIX}s:{_digest(ip)}", count, seconds)] if count > 0 else []
+    return [Limit(signup_key(ip), count, seconds)] if count > 0 else []
 
 
-# --- Database store ---
+# --- Redis store: each step is one Lua script, atomic on the server ---
 
-def _db_check(limits: list[Limit]) -> int:
-    now = timezone.now()
-    rows = ThrottleCounter.objects.filter(key__in=[lim.key for lim in limits], expires_at__gt=now)
-    counts = {row.key: row for row in rows}
-    wait = 0
+# KEYS: counters; ARGV: count, seconds per key. Returns 0 (slot taken, all counters +1) or the
+# milliseconds until the first full counter frees (nothing counted).
+_ACQUIRE = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
+    local pttl = redis.call('PTTL', key)
+    if pttl < 0 then
+      pttl = tonumber(ARGV[2 * i]) * 1000
+      redis.call('PEXPIRE', key, pttl)
+    end
+    if pttl > wait then wait = pttl end
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  if redis.call('PTTL', key) < 0 then redis.call('EXPIRE', key, ARGV[2 * i]) end
+end
+return 0
+"""
+
+# KEYS: counters; ARGV[1]: how many of the first KEYS to delete; the rest are decremented,
+# never below zero and never re-created once expired.
+_RELEASE = """
+local forget = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  if i <= forget then
+    redis.call('DEL', key)
+  elseif tonumber(redis.call('GET', key) or '0') > 0 then
+    redis.call('DECR', key)
+  end
+end
+return 0
+"""
+
+
+def _acquire_args(limits: Sequence[Limit]) -> tuple[list[str], list[int]]:
+    args: list[int] = []
     for lim in limits:
-        row = counts.get(lim.key)
-        if row is not None and row.count >= lim.count:
-            wait = max(wait, int((row.expires_at - now).total_seconds()) + 1)
-    return wait
+        args += [lim.count, lim.seconds]
+    return [lim.key for lim in limits], args
 
 
-def _db_hit(limits: list[Limit]) -> None:
+def _release_args(limits: Sequence[Limit], forget: Sequence[str]) -> tuple[list[str], list[int]]:
+    rest = [lim.key for lim in limits if lim.key not in forget]
+    return [*forget, *rest], [len(forget)]
+
+
+def _seconds(milliseconds: int) -> int:
+    return max(1, math.ceil(milliseconds / 1000))
+
+
+# --- Database store (Redis unset or down) ---
+
+class _Full(Exception):
+    """Rolls back the counting transaction: some limit is already reached."""
+
+
+def _db_acquire(limits: Sequence[Limit]) -> int:
+    """Count one attempt on every limit, or nothing; 0 or the seconds until a slot frees."""
     now = timezone.now()
-    table = connection.ops.quote_name(ThrottleCounter._meta.db_table)
+    qn = connection.ops.quote_name
+    table, key, count, expires = (qn(ThrottleCounter._meta.db_table), qn("key"), qn("count"),
+                                  qn("expires_at"))
+    # One upsert per counter; each row stays locked until the transaction ends, so concurrent
+    # attempts on one counter are serialised. A window that has ended starts again at 1.
     sql = (
-        f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "
-        f"ON CONFLICT (key) DO UPDATE SET "
-        f"count = CASE WHEN {table}.expires_at <= %s THEN 1 ELSE {table}.count + 1 END, "
-        f"expires_at = CASE WHEN {table}.expires_at <= %s THEN excluded.expires_at ELSE {table}.expires_at END"
+        f"INSERT INTO {table} ({key}, {count}, {expires}) VALUES (%s, 1, %s) "
+        f"ON CONFLICT ({key}) DO UPDATE SET "
+        f"{count} = CASE WHEN {table}.{expires} <= %s THEN 1 ELSE {table}.{count} + 1 END, "
+        f"{expires} = CASE WHEN {table}.{expires} <= %s THEN excluded.{expires} ELSE {table}.{expires} END"
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        for lim in limits:
-            cursor.execute(sql, [lim.key, now + timedelta(seconds=lim.seconds), now, now])
+    adapt = connection.ops.adapt_datetimefield_value
+    ordered = sorted(limits, key=lambda lim: lim.key)  # one lock order: no deadlocks
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                for lim in ordered:
+                    cursor.execute(sql, [lim.key, adapt(now + timedelta(seconds=lim.seconds)),
+                                         adapt(now), adapt(now)])
+            rows = {row.key: row for row in ThrottleCounter.objects.filter(key__in=[lim.key for lim in limits])}
+            wait = 0.0
+            for lim in limits:
+                row = rows[lim.key]
+                if row.count > lim.count:
+                    wait = max(wait, (row.expires_at - now).total_seconds())
+            if wait:
+                raise _Full(wait)
+    except _Full as full:
+        return _seconds(int(full.args[0] * 1000))
+    return 0
 
 
-def _db_clear(keys: list[str]) -> None:
-    ThrottleCounter.objects.filter(key__in=keys).delete()
+def _db_release(limits: Sequence[Limit], forget: Sequence[str]) -> None:
+    rest = [lim.key for lim in limits if lim.key not in forget]
+    with transaction.atomic():
+        if forget:
+            ThrottleCounter.objects.filter(key__in=forget).delete()
+        if rest:
+            ThrottleCounter.objects.filter(key__in=rest, count__gt=0, expires_at__gt=timezone.now()).update(
+                count=F("count") - 1)
 
 
-# --- Public API ---
+def _db_clear(keys: Sequence[str], prefixes: Sequence[str] = ()) -> int:
+    deleted, _ = ThrottleCounter.objects.filter(key__in=keys).delete()
+    for prefix in prefixes:
+        more, _ = ThrottleCounter.objects.filter(key__startswith=prefix).delete()
+        deleted += more
+    return deleted
 
-async def acheck(limits: list[Limit]) -> None:
-    """Raise TooManyAttempts if any limit is already reached."""
+
+def _redis_failed() -> None:
+    stores.mark_down()
+    logger.warning("redis unavailable for throttling; using the database")
+
+
+# --- Public API (async for the API views, sync twins for the admin and commands) ---
+
+async def aacquire(limits: Sequence[Limit]) -> None:
+    """Count this attempt against every limit, or raise TooManyAttempts (counting nothing)
+    when one is already reached."""
     if not limits:
         return
     client = stores.aclient()
     if client is not None:
         try:
-            async with client.pipeline(transaction=False) as pipe:
-                for lim in limits:
-                    pipe.get(lim.key)
-                    pipe.ttl(lim.key)
-                replies = await pipe.execute()
-            wait = 0
-            for i, lim in enumerate(limits):
-                raw, ttl = replies[2 * i], replies[2 * i + 1]
-                if raw is not None and int(raw) >= lim.count:
-                    wait = max(wait, ttl if ttl and ttl > 0 else lim.seconds)
-            if wait:
-                raise TooManyAttempts(wait)
-            return
+            keys, args = _acquire_args(limits)
+            wait = int(await client.register_script(_ACQUIRE)(keys=keys, args=args))
         except stores.RedisError:
-            stores.mark_down()
-            logger.warning("redis unavailable for throttling; using the database")
-    wait = await sync_to_async(_db_check)(limits)
+            _redis_failed()
+        else:
+            if wait:
+                raise TooManyAttempts(_seconds(wait))
+            return
+    wait = await sync_to_async(_db_acquire)(limits)
     if wait:
         raise TooManyAttempts(wait)
 
 
-async def arecord_failure(limits: list[Limit]) -> None:
-    """Count one failed attempt against every limit."""
+def acquire(limits: Sequence[Limit]) -> None:
+    """Synchronous twin of `aacquire`."""
     if not limits:
         return
-    client = stores.aclient()
+    client = stores.client()
     if client is not None:
         try:
-            async with client.pipeline(transaction=False) as pipe:
-                for lim in limits:
-                    pipe.incr(lim.key)
-                    pipe.expire(lim.key, lim.seconds, nx=True)
-                await pipe.execute()
-            return
+            keys, args = _acquire_args(limits)
+            wait = int(client.register_script(_ACQUIRE)(keys=keys, args=args))
         except stores.RedisError:
-            stores.mark_down()
-    await sync_to_async(_db_hit)(limits)
+            _redis_failed()
+        else:
+            if wait:
+                raise TooManyAttempts(_seconds(wait))
+            return
+    wait = _db_acquire(limits)
+    if wait:
+        raise TooManyAttempts(wait)
 
 
-async def aclear(keys: list[str]) -> None:
-    """Forget counters (after a successful login, or an admin's unlock)."""
-    if not keys:
+async def arelease(limits: Sequence[Limit], forget: Sequence[str] = ()) -> None:
+    """Un-count an acquired attempt that was not a failure; delete the `forget` counters."""
+    if not limits and not forget:
         return
     client = stores.aclient()
     if client is not None:
         try:
-            await client.delete(*keys)
-            # Counts written to the database during a Redis outage are not consulted while
-            # Redis is up, and expire on their own.
+            keys, args = _release_args(limits, forget)
+            await client.register_script(_RELEASE)(keys=keys, args=args)
             return
         except stores.RedisError:
-            stores.mark_down()
-    await sync_to_async(_db_clear)(keys)
+            _redis_failed()
+    await sync_to_async(_db_release)(limits, forget)
 
 
-def clear(keys: list[str]) -> None:
-    """Synchronous twin of `aclear` for commands and the admin."""
+def release(limits: Sequence[Limit], forget: Sequence[str] = ()) -> None:
+    """Synchronous twin of `arelease`."""
+    if not limits and not forget:
+        return
     client = stores.client()
-    if client is not None and keys:
+    if client is not None:
         try:
-            client.delete(*keys)
+            keys, args = _release_args(limits, forget)
+            client.register_script(_RELEASE)(keys=keys, args=args)
+            return
         except stores.RedisError:
-            stores.mark_down()
-    _db_clear(keys)
+            _redis_failed()
+    _db_release(limits, forget)
 
 
+def clear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:
+    """Delete counters by key, and every counter whose key starts with one of `prefixes`, in
+    Redis and in the database (counts written there during a Redis outage, too). Returns how
+    many counters existed."""
+    prefixes = list(prefixes)
+    removed = 0
+    client = stores.client()
+    if client is not None:
+        try:
+            found = list(keys)
+            for prefix in prefixes:
+                found += [k.decode() for k in client.scan_iter(match=f"{prefix}*", count=500)]
+            if found:
+                removed += int(client.delete(*found))
+        except stores.RedisError:
+            _redis_failed()
+    return removed + _db_clear(keys, prefixes)
+
+
+async def aclear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:
+    """Async twin of `clear`."""
+    return await sync_to_async(clear)(keys, list(prefixes))
+
+
+def unlock(email: str, ip: str | None = None) -> int:
+    """Clear the failed-login counters of canonical `email`: the account's own, and its
+    account+IP counter for every IP; with `ip`, that address's login and signup counters too.
+    Returns how many counters existed."""
+    keys = [account_key(email)]
+    if ip is not None:
+        keys += [account_ip_key(email, ip), ip_key(ip), signup_key(ip)]
+    return clear(keys, [account_ip_prefix(email)])

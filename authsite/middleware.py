@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -11,6 +12,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
+
+from authsite import metrics
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponse]]
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -23,6 +26,15 @@ API_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
+
+
+def _hsts() -> str:
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return value
 
 
 def is_api_path(path: str) -> bool:
@@ -43,14 +55,20 @@ class RequestContextMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
+        request.request_id = rid  # type: ignore[attr-defined]  # for logs written after this returns
+        started = time.perf_counter()
         try:
             response = await self.get_response(request)
         finally:
             request_id.reset(token)
+        metrics.observe_request(request, response.status_code, time.perf_counter() - started)
         response["X-Request-ID"] = rid
         if is_api_path(request.path):
             for name, value in API_HEADERS.items():
                 response.headers.setdefault(name, value)
+            if settings.SECURE_HSTS_SECONDS and request.is_secure():
+                # SecurityMiddleware adds this to browser pages; API paths skip that stack.
+                response.headers.setdefault("Strict-Transport-Security", _hsts())
         return response
 
 

@@ -57,6 +57,8 @@ def document() -> dict[str, Any]:
     credentials = {"type": "object", "required": ["email", "password"],
                    "properties": {"email": {"type": "string", "format": "email", "maxLength": 254}, "password": pw}}
     refresh = {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}}
+    # Logout's body is optional, and so is its refresh_token (the other session to end too).
+    logout = {"type": "object", "properties": {"refresh_token": {"type": "string"}}}
     a = "/api/v1/auth"
     return {
         "openapi": "3.1.0",
@@ -77,7 +79,7 @@ def document() -> dict[str, Any]:
                 "200": _ok("Token pair", _ref("TokenPair")), **_COMMON,
                 "401": _err("Invalid, used or revoked refresh token (`invalid_token`).")}, _body(refresh))},
             f"{a}/logout": {"post": _op("End this session", {
-                "204": _ok("Logged out"), **_COMMON, **_BEARER_401}, _body(refresh, required=False), bearer=True)},
+                "204": _ok("Logged out"), **_COMMON, **_BEARER_401}, _body(logout, required=False), bearer=True)},
             f"{a}/logout-all": {"post": _op("End every session of the caller", {
                 "204": _ok("Logged out everywhere"), **_BEARER_401}, bearer=True)},
             f"{a}/me": {"get": _op("The caller's account", {

@@ -30,6 +30,8 @@ def main() -> None:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # uvicorn's own lines (startup, access log) use the service's format: JSON in production.
+        log_config=settings.LOGGING,
     )
 
 

@@ -107,7 +107,8 @@ BROWSER_MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 # Django's own checks look for these in MIDDLEWARE; authsite.checks checks BROWSER_MIDDLEWARE.
-SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002"]
+SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002",
+                          "security.W003"]
 # Path prefixes served without the browser middleware.
 API_PATH_PREFIXES = ("/api/", "/.well-known/", "/healthz", "/readyz", "/metrics")
 API_MAX_BODY_BYTES = 16 * 1024
@@ -175,6 +176,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Users and passwords ---
 AUTH_USER_MODEL = "accounts.User"
+# Django's own login pages (admin) go through the API's policy: throttles, bounded hashing.
+AUTHENTICATION_BACKENDS = ["accounts.backends.EmailBackend"]
 ARGON2_TIME_COST = _env_int("ARGON2_TIME_COST", 2, minimum=1)
 ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 19456, minimum=8)
 ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1, minimum=1)
@@ -230,6 +233,20 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+# Production (a database or Redis configured, DEBUG off) is served over HTTPS: browser pages
+# redirect there, and HTTPS responses carry HSTS (API ones via RequestContextMiddleware).
+# The embedded single-machine mode keeps plain http://127.0.0.1 usable.
+SECURE_SSL_REDIRECT = not (DEBUG or EMBEDDED)
+SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+if TRUSTED_PROXY_COUNT > 0:
+    # Behind TLS-terminating proxies the scheme comes from the proxy (which must set this
+    # header itself); without it SECURE_SSL_REDIRECT would loop. With no proxy declared the
+    # header is ignored, so a client cannot claim HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -238,11 +255,27 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
+# --- Metrics: prometheus-client multiprocess mode (every worker writes, /metrics sums) ---
+# prometheus_client reads this variable when it is first imported, so it is exported here,
+# before any module of ours imports it (authsite.metrics loads settings first).
+PROMETHEUS_MULTIPROC_DIR = Path(_env("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics")))
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
+# A scrape older than this triggers a background refresh of the users-by-hash-status gauge.
+METRICS_REFRESH_SECONDS = 60
+
+# --- Logs: one JSON object per line (with the request id) unless DEBUG ---
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "authsite.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"()": "authsite.logging.PlainFormatter",
+                  "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "authsite.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain" if DEBUG else "json",
+                             "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": "INFO" if not DEBUG else "DEBUG"},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import path
 
 from accounts import views as accounts
-from authsite import ops
+from authsite import metrics, ops
 from tokens import views as tokens
 
 api = "api/v1/auth/"
@@ -22,6 +22,7 @@ urlpatterns = [
     path(".well-known/jwks.json", tokens.jwks, name="jwks"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/v1/schema", ops.schema, name="schema"),
     path("admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ the algorithm, requires every claim and checks typ, iss, aud, exp and lifetime.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jwt as pyjwt
@@ -19,6 +20,10 @@ TYP = "at+jwt"
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "sid"]
 # A header longer than this cannot be one of ours (ours are ~60 bytes).
 MAX_KID_LENGTH = 64
+# Three unpadded base64url segments; an Ed25519 signature is 64 bytes = 86 characters whose last
+# one carries 4 zero bits. PyJWT alone also accepts "=" padding and non-zero spare bits, so one
+# token would have many spellings (trailing "==" or a changed last character still verifying).
+_COMPACT_EDDSA = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{85}[AQgw]\Z")
 
 
 def encode_access(claims: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> str:
@@ -27,6 +32,8 @@ def encode_access(claims: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> s
 
 def unverified_kid(token: str) -> str:
     """The `kid` of a token's header, after checking the header's shape (no signature check)."""
+    if not _COMPACT_EDDSA.match(token):
+        raise InvalidToken("malformed")
     try:
         header = pyjwt.get_unverified_header(token)
     except pyjwt.PyJWTError as exc:

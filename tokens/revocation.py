@@ -11,6 +11,8 @@ process and machine sharing REDIS_URL/the database sees them at once.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
@@ -29,6 +31,13 @@ LOADING_KEY = "rev:loading"
 # The complete set is re-read from the database at least this often.
 READY_TTL = 300
 _state = {"resync": False}
+# Revocation keys that could not be written to Redis, retried in the background until they are:
+# a Redis that was only unreachable (not restarted) comes back with its old `rev:ready` marker,
+# and processes that never saw the outage would trust it and miss these revocations.
+PENDING_RETRY_INTERVAL = 0.2
+_pending: set[str] = set()
+_pending_lock = threading.Lock()
+_retrier: list[threading.Thread] = []
 
 
 def _key(sid: str) -> str:
@@ -123,16 +132,53 @@ def publish(session_ids: Iterable[object]) -> None:
     if client is None:
         if stores.enabled():
             _state["resync"] = True
+            _retry_later(keys)
         return
     try:
-        pipe = client.pipeline(transaction=False)
-        for key in keys:
-            pipe.set(key, "1", ex=_mark_ttl())
-        pipe.execute()
+        _write_keys(client, keys)
     except stores.RedisError:
         stores.mark_down()
         _state["resync"] = True
+        _retry_later(keys)
         logger.warning("redis unavailable: %d revocation(s) kept in the database only", len(keys))
+
+
+def _write_keys(client: object, keys: list[str]) -> None:
+    pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+    for key in keys:
+        pipe.set(key, "1", ex=_mark_ttl())
+    pipe.execute()
+
+
+def _retry_later(keys: list[str]) -> None:
+    with _pending_lock:
+        _pending.update(keys)
+        if not _retrier:
+            thread = threading.Thread(target=_retry_pending, name="revocation-retry", daemon=True)
+            _retrier.append(thread)
+            thread.start()
+
+
+def _retry_pending() -> None:
+    """Write pending revocation keys to Redis as soon as it answers again, then exit."""
+    while True:
+        time.sleep(PENDING_RETRY_INTERVAL)
+        with _pending_lock:
+            keys = list(_pending)
+            if not keys:
+                _retrier.clear()
+                return
+        client = stores.client()
+        if client is None:
+            continue
+        try:
+            _write_keys(client, keys)
+        except stores.RedisError:
+            stores.mark_down()
+            continue
+        with _pending_lock:
+            _pending.difference_update(keys)
+        logger.info("redis back: %d pending revocation(s) written", len(keys))
 
 
 def revoke_sessions(queryset_filter: dict[str, object], reason: str) -> list[str]:

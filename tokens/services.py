@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from authsite import metrics
 from tokens import jwt, revocation
 from tokens.cache import VerifiedTokenCache
 from tokens.exceptions import InvalidToken, SessionNotFound
@@ -108,13 +109,17 @@ async def aauthenticate_access(token: str) -> AccessClaims:
         raise InvalidToken("shape")
     claims = verified_cache.get(token)
     if claims is None:
+        metrics.TOKEN_CACHE_MISSES.inc()
         kid = jwt.unverified_kid(token)
         key = await ring.apublic_key(kid)
         if key is None:
             raise InvalidToken("unknown kid")
+        metrics.SIGNATURE_VERIFICATIONS.inc()
         claims = jwt.decode_access(token, key)
         verified_cache.put(token, claims)
-    elif claims["exp"] + settings.JWT_LEEWAY <= time.time():
+    else:
+        metrics.TOKEN_CACHE_HITS.inc()
+    if claims["exp"] + settings.JWT_LEEWAY <= time.time():
         raise InvalidToken("expired")
     if await revocation.ais_revoked(claims["sid"]):
         raise InvalidToken("revoked")

@@ -1,0 +1,40 @@
+"""Authentication backend for Django's own login pages (the admin): the API's login policy.
+
+Django's ModelBackend would look the email up as typed, hash on the request thread without
+bound and ignore the throttles. This backend sends every attempt through
+accounts.services.authenticate instead: canonical email, the same three throttles, the same
+hashing work on every failure, the bounded hashing pool, and compare-and-swap hash upgrades.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from accounts import services
+from accounts.exceptions import AccountError
+from accounts.models import User
+from authsite.http import client_ip
+
+# Address used for throttling when Django calls authenticate() without a request (shell).
+NO_REQUEST_IP = "local"
+
+
+class EmailBackend(ModelBackend):
+    """Email + password login for browser pages; None for every failed or refused attempt."""
+
+    def authenticate(self, request: HttpRequest | None, username: str | None = None,
+                     password: str | None = None, **kwargs: Any) -> User | None:
+        if username is None:
+            username = kwargs.get(User.USERNAME_FIELD)
+        if not isinstance(username, str) or not isinstance(password, str):
+            return None
+        ip = client_ip(request) if request is not None else NO_REQUEST_IP
+        try:
+            attempt = services.login_attempt(username, password, ip)
+            return services.authenticate(attempt, password)
+        except AccountError:
+            # Invalid, throttled, overloaded or malformed: a page shows one generic error.
+            return None

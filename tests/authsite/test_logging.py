@@ -1,0 +1,152 @@
+"""Structured logs: one JSON object per line with the request id; no secret ever written."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.test import Client
+
+from authsite.logging import JsonFormatter, RequestIdFilter, scrub
+from authsite.middleware import request_id
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """Everything logged (root, DEBUG) while the test runs, as the production handler writes it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_production_settings_log_json(settings) -> None:  # type: ignore[no-untyped-def]
+    assert settings.DEBUG is False
+    handler = settings.LOGGING["handlers"]["console"]
+    assert settings.LOGGING["formatters"][handler["formatter"]]["()"] == "authsite.logging.JsonFormatter"
+    assert handler["filters"] == ["request_id"]
+
+
+def test_one_json_object_per_line_with_request_id(json_log: io.StringIO) -> None:
+    token = request_id.set("req-123")
+    try:
+        logging.getLogger("authsite.test").warning("two\nlines", extra={"user_id": 7})
+    finally:
+        request_id.reset(token)
+    logging.getLogger("authsite.test").info("outside a request")
+    first, second = lines(json_log)
+    assert first["message"] == "two\nlines" and first["level"] == "WARNING" and first["logger"] == "authsite.test"
+    assert first["request_id"] == "req-123" and first["user_id"] == 7
+    assert second["request_id"] == "-"
+    assert len(json_log.getvalue().splitlines()) == 2
+
+
+def test_secrets_are_redacted_wherever_they_appear(json_log: io.StringIO) -> None:
+    jwt = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl"
+    argon = make_password(PASSWORD)
+    md5 = make_password(PASSWORD, hasher="md5")
+    bcrypt_bare = "$2b$12$" + "a" * 53
+    refresh = "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6"[:43]
+    log = logging.getLogger("authsite.test")
+    log.info("token %s hash %s and %s, %s", jwt, argon, md5, bcrypt_bare)
+    log.info('body {"email": "a@b.c", "password": "%s", "refresh_token": "%s"}', PASSWORD, refresh)
+    log.info("auth header Bearer %s", refresh, extra={"password": PASSWORD, "new_password": PASSWORD,
+                                                       "access_token": jwt, "password_hash": argon})
+    try:
+        raise ValueError(f"bad {argon}")
+    except ValueError:
+        log.exception("failed for %s", jwt)
+    out = json_log.getvalue()
+    for secret in (jwt, argon, argon.split("$")[-1], md5, bcrypt_bare, PASSWORD, refresh):
+        assert secret not in out, secret
+    assert out.count("[redacted]") >= 10
+    assert "a@b.c" in out  # ordinary data stays
+
+
+def test_scrub_leaves_ordinary_text_alone() -> None:
+    text = "login failed for user 42 from 127.0.0.1 (request 0123456789abcdef0123456789abcdef)"
+    assert scrub(text) == text
+
+
+@pytest.mark.django_db
+def test_a_whole_session_writes_no_secret_and_tags_request_ids(json_log: io.StringIO) -> None:
+    client = Client()
+    email = "logged@example.com"
+    r = client.post("/api/v1/auth/signup", {"email": email, "password": PASSWORD}, content_type="application/json")
+    assert r.status_code == 201
+    pair = client.post("/api/v1/auth/login", {"email": email, "password": PASSWORD},
+                       content_type="application/json").json()
+    auth = {"Authorization": f"Bearer {pair['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=auth).status_code == 200
+    refreshed = client.post("/api/v1/auth/refresh", {"refresh_token": pair["refresh_token"]},
+                            content_type="application/json")
+    assert refreshed.status_code == 200
+    # Reuse of a rotated refresh token, a wrong password, a forged token: all logged paths.
+    assert client.post("/api/v1/auth/refresh", {"refresh_token": pair["refresh_token"]},
+                       content_type="application/json").status_code == 401
+    assert client.post("/api/v1/auth/login", {"email": email, "password": PASSWORD + "!"},
+                       content_type="application/json").status_code == 401
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {pair['access_token'][:-4]}AAAA",
+                                                 "X-Request-ID": "trace-me-42"})
+    assert r.status_code == 401
+    from accounts.models import User
+
+    stored_hash = User.objects.get(email=email).password
+    out = json_log.getvalue()
+    for secret in (PASSWORD, stored_hash, stored_hash.split("$")[-1], pair["access_token"], pair["refresh_token"],
+                   refreshed.json()["access_token"], refreshed.json()["refresh_token"]):
+        assert secret not in out
+    records = lines(json_log)
+    assert any(rec["request_id"] == "trace-me-42" for rec in records), records  # django.request's 401 warning
+
+
+def test_served_process_writes_only_json_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`python -m authsite.serve` (master, worker, uvicorn's access log): every line is JSON."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    from tests.support.servers import free_port, wait_http
+
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "authsite.serve", "--port", str(port), "--workers", "2"],
+                                cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+            r = httpx.get(f"http://127.0.0.1:{port}/api/v1/nowhere", headers={"X-Request-ID": "served-1"})
+            assert r.status_code == 404
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+    text = log.read_text()
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert any(rec["logger"] == "uvicorn.access" for rec in records), text
+    assert any(rec.get("request_id") == "served-1" for rec in records), text

@@ -1,0 +1,106 @@
+"""docker-compose.yml and the Dockerfile agree with the settings and the contract (no Docker
+engine runs here, so the files are checked as data)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_SERVICES = {"migrate", "web", "worker", "beat"}
+# CONTRACT.md §1: the only configuration the service reads.
+CONTRACT_VARS = {
+    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS",
+    "WEB_CONCURRENCY", "ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM", "HASH_WORKERS",
+    "HASH_QUEUE_LIMIT", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "JWT_ISSUER", "JWT_AUDIENCE",
+    "THROTTLE_ACCOUNT_IP", "THROTTLE_ACCOUNT", "THROTTLE_IP", "TRUSTED_PROXY_COUNT",
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def settings_env_names() -> set[str]:
+    source = (ROOT / "authsite" / "settings.py").read_text()
+    return set(re.findall(r"_env(?:_int|_rate)?\(\s*\"([A-Z0-9_]+)\"", source))
+
+
+def command(service: dict[str, Any]) -> list[str]:
+    cmd = service["command"]
+    return shlex.split(cmd) if isinstance(cmd, str) else list(cmd)
+
+
+def test_the_services_of_the_issue_exist(compose: dict[str, Any]) -> None:
+    assert {"db", "redis", "web", "worker", "beat", "migrate"} <= set(compose["services"])
+
+
+def test_app_services_are_built_from_the_dockerfile(compose: dict[str, Any]) -> None:
+    for name in APP_SERVICES:
+        build = compose["services"][name]["build"]
+        assert build["context"] == "."
+        assert (ROOT / build["dockerfile"]).is_file()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.txt" in dockerfile
+    assert "COPY requirements.txt" in dockerfile
+
+
+def test_commands_are_the_contract_processes(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    web = command(services["web"])
+    assert web[:3] == ["python", "-m", "authsite.serve"] and web[web.index("--host") + 1] == "0.0.0.0"
+    assert (ROOT / "authsite" / "serve.py").is_file()
+    assert command(services["worker"])[:4] == ["celery", "-A", "authsite", "worker"]
+    assert command(services["beat"])[:4] == ["celery", "-A", "authsite", "beat"]
+    assert command(services["migrate"])[:3] == ["python", "manage.py", "migrate"]
+    assert services["migrate"]["restart"] == "no"
+    cmd_line = re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert cmd_line is not None and yaml.safe_load(cmd_line.group(1)) == web  # image default = web
+
+
+def test_environment_uses_only_variables_the_settings_read(compose: dict[str, Any]) -> None:
+    read = settings_env_names()
+    assert CONTRACT_VARS <= read, CONTRACT_VARS - read  # the parser of settings.py still finds them all
+    for name in APP_SERVICES:
+        env = compose["services"][name]["environment"]
+        assert isinstance(env, dict)
+        assert set(env) <= CONTRACT_VARS, set(env) - CONTRACT_VARS
+        assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"} <= set(env)
+        assert env["DATABASE_URL"].startswith("postgres://") and "@db:" in env["DATABASE_URL"]
+        assert env["REDIS_URL"].startswith("redis://redis:")
+        assert ":?" in env["DJANGO_SECRET_KEY"]  # compose refuses to start without a secret
+
+
+def test_health_checks_and_start_order(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("db", "redis", "web", "worker", "beat"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
+    for name in ("web", "worker", "beat"):
+        deps = services[name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully"
+        assert deps["db"]["condition"] == "service_healthy"
+        assert deps["redis"]["condition"] == "service_healthy"
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["web"]["ports"] == ["127.0.0.1:8000:8000"]
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "var", "reports"} <= ignored
+
+
+def test_readme_documents_every_variable_and_command_compose_uses(compose: dict[str, Any]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in APP_SERVICES:
+        for var in compose["services"][name]["environment"]:
+            assert f"`{var}`" in readme, var
+    assert "docker compose up" in readme
+    assert "python -m authsite.serve" in readme
+    assert "celery -A authsite worker" in readme or "`worker`" in readme
