@@ -13,6 +13,26 @@ from django.utils import timezone
 from accounts.emails import canonical_email
 
 
+# Fields whose change must reach the profile cache (and, for is_active, end sessions).
+WATCHED_FIELDS = frozenset({"email", "is_staff", "is_active", "date_joined"})
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def update(self, **kwargs: Any) -> int:
+        """A bulk update bypasses model signals; one that touches what /me shows or
+        deactivates users is announced like a save (accounts.signals.bulk_updated)."""
+        if not WATCHED_FIELDS.intersection(kwargs):
+            return super().update(**kwargs)
+        pks = list(self.values_list("pk", flat=True))
+        count = super().update(**kwargs)
+        from accounts.signals import bulk_updated  # signals imports this module
+
+        bulk_updated(pks, kwargs)
+        return count
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -44,7 +64,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects = UserManager()
+    objects = UserManager.from_queryset(UserQuerySet)()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
 
-from accounts import passwords, throttling
+from accounts import passwords, profiles, throttling
 from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials, ValidationFailed
 from accounts.models import User
@@ -61,6 +61,7 @@ async def asignup(raw_email: str, password: str, ip: str) -> User:
     """Create an account; raise ValidationFailed, EmailTaken, TooManyAttempts or Overloaded."""
     email = check_email(raw_email)
     check_password_rules(password, User(email=email))
+    passwords.get_pool().ensure_room()
     # Every well-formed signup attempt counts against the IP, taken or not.
     await throttling.aacquire(throttling.signup_limits(ip))
     if await User.objects.filter(email=email).aexists():
@@ -89,6 +90,8 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
     parameters (unknown email, wrong password, inactive account alike). A success with an
     outdated hash stores the current Argon2id hash, unless the hash changed meanwhile.
     """
+    # A full pool refuses before any I/O: under a flood the 503 must cost next to nothing.
+    passwords.get_pool().ensure_room()
     limits = throttling.limits_for(attempt.email, attempt.ip)
     # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
     await throttling.aacquire(limits)
@@ -111,6 +114,7 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
     now = timezone.now()
     await User.objects.filter(pk=user.pk).aupdate(last_login=now)
     user.last_login = now
+    await profiles.aforget(user.pk)
     await throttling.arelease(limits, forget=[throttling.account_ip_key(attempt.email, attempt.ip)])
     return user
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import Signal, receiver
 
+from accounts import profiles
 from accounts.models import User
 
 # kwargs: user_id (int), reason (str)
@@ -29,6 +30,8 @@ def _remember_previous(sender: type[User], instance: User, **kwargs: Any) -> Non
 
 @receiver(post_save, sender=User)
 def _announce_changes(sender: type[User], instance: User, created: bool, **kwargs: Any) -> None:
+    if not created:
+        profiles.forget(instance.pk)
     previous = getattr(instance, "_authsite_previous", None)
     if created or previous is None:
         return
@@ -41,4 +44,13 @@ def _announce_changes(sender: type[User], instance: User, created: bool, **kwarg
 
 @receiver(pre_delete, sender=User)
 def _announce_deletion(sender: type[User], instance: User, **kwargs: Any) -> None:
+    profiles.forget(instance.pk)
     credentials_changed.send(sender=User, user_id=instance.pk, reason="deleted")
+
+
+def bulk_updated(user_ids: list[int], changes: dict[str, Any]) -> None:
+    """Called by UserQuerySet.update: the same consequences as saving each user."""
+    for user_id in user_ids:
+        profiles.forget(user_id)
+        if changes.get("is_active") is False:
+            credentials_changed.send(sender=User, user_id=user_id, reason="deactivated")

@@ -8,15 +8,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from accounts import services
+from accounts import profiles, services
 from accounts.models import User
 from authsite.errors import api_endpoint
 from authsite.http import client_ip, json_response, no_content, read_json_object, string_fields
-
-
-def user_body(user: User) -> dict[str, object]:
-    return {"id": user.pk, "email": user.email, "is_staff": user.is_staff,
-            "date_joined": user.date_joined, "last_login": user.last_login}
 
 
 @api_endpoint("POST")
@@ -29,8 +24,9 @@ async def signup(request: HttpRequest) -> HttpResponse:
 
 @api_endpoint("GET", authenticated=True)
 async def me(request: HttpRequest) -> HttpResponse:
-    user = await services.aget_active_user(request.auth.user_id)  # type: ignore[attr-defined]
-    return json_response(user_body(user))
+    auth = request.auth  # type: ignore[attr-defined]
+    profile = await profiles.aget_profile(auth.user_id, getattr(auth, "profile", None))
+    return json_response(profile)
 
 
 @api_endpoint("POST", authenticated=True)

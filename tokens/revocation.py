@@ -98,20 +98,29 @@ def _after_outage(client_ok: bool) -> None:
 
 async def ais_revoked(sid: str) -> bool:
     """True if session `sid` was revoked (or does not exist)."""
+    revoked, _ = await acheck(sid)
+    return revoked
+
+
+async def acheck(sid: str, also_get: str | None = None) -> tuple[bool, bytes | None]:
+    """Whether session `sid` is revoked, plus the value of Redis key `also_get` fetched in the
+    same round trip (None when absent or when Redis is not used)."""
     client = stores.aclient()
     if client is not None:
+        keys = [READY_KEY, _key(sid)] + ([also_get] if also_get else [])
         try:
-            ready, marked = await client.mget(READY_KEY, _key(sid))
+            values = await client.mget(keys)
         except stores.RedisError:
             stores.mark_down()
             _state["resync"] = True
         else:
-            if ready is not None and not _state["resync"]:
-                return marked is not None
+            extra = values[2] if also_get else None
+            if values[0] is not None and not _state["resync"]:
+                return values[1] is not None, extra
             revoked = await sync_to_async(_db_is_revoked)(sid)
             await sync_to_async(_after_outage if _state["resync"] else _reload_quietly)(True)
-            return revoked
-    return await sync_to_async(_db_is_revoked)(sid)
+            return revoked, extra
+    return await sync_to_async(_db_is_revoked)(sid), None
 
 
 def _reload_quietly(_: bool) -> None:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import profiles
 from accounts.models import User
 from authsite import metrics
 from tokens import jwt, revocation
@@ -47,6 +48,8 @@ class AccessClaims:
     session_id: str
     jti: str
     exp: int
+    # The caller's profile as cached in Redis, read with the revocation check (None: not cached).
+    profile: bytes | None = None
 
 
 def _digest(refresh_token: str) -> str:
@@ -121,9 +124,13 @@ async def aauthenticate_access(token: str) -> AccessClaims:
         metrics.TOKEN_CACHE_HITS.inc()
     if claims["exp"] + settings.JWT_LEEWAY <= time.time():
         raise InvalidToken("expired")
-    if await revocation.ais_revoked(claims["sid"]):
+    user_id = int(claims["sub"])
+    # The caller's cached profile rides along in the revocation round trip (one Redis call
+    # per authenticated request instead of two).
+    revoked, profile = await revocation.acheck(claims["sid"], also_get=profiles.cache_key(user_id))
+    if revoked:
         raise InvalidToken("revoked")
-    return AccessClaims(int(claims["sub"]), claims["sid"], claims["jti"], claims["exp"])
+    return AccessClaims(user_id, claims["sid"], claims["jti"], claims["exp"], profile)
 
 
 # --- Rotate ---

@@ -349,13 +349,14 @@ def test_token_of_a_deactivated_user(client: Client, user: User, pair: services.
     assert response.status_code == 401
 
 
-def test_token_of_a_user_deactivated_behind_the_signals_back(client: Client, user: User,
-                                                              pair: services.TokenPair) -> None:
-    assert me(client, pair.access_token).status_code == 200
-    # queryset.update() sends no signal: the session is NOT revoked, the account check must hold.
+def test_token_of_a_user_deactivated_by_a_bulk_update(client: Client, user: User,
+                                                      pair: services.TokenPair) -> None:
+    assert me(client, pair.access_token).status_code == 200  # the profile is cached now
+    # queryset.update() sends no model signal; UserQuerySet.update announces it like a save.
     User.objects.filter(pk=user.pk).update(is_active=False)
-    assert Session.objects.get().revoked_at is None
+    assert Session.objects.get().revoked_at is not None
     assert_invalid_token(me(client, pair.access_token))
+    assert_invalid_token(client.get("/api/v1/auth/sessions", HTTP_AUTHORIZATION=f"Bearer {pair.access_token}"))
     response = client.post(REFRESH, {"refresh_token": pair.refresh_token}, content_type="application/json")
     assert response.status_code == 401
 
