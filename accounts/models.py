@@ -33,7 +33,7 @@ class UserQuerySet(models.QuerySet["User"]):
     update.alters_data = True  # type: ignore[attr-defined]
 
 
-class UserManager(BaseUserManager["User"]):
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def get_by_natural_key(self, username: str | None) -> "User":
@@ -64,7 +64,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
 
-    objects = UserManager.from_queryset(UserQuerySet)()
+    objects = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
