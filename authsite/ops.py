@@ -25,8 +25,14 @@ async def healthz(request: HttpRequest) -> HttpResponse:
 
 
 def _check_database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    # Runs on an executor thread that no request_finished signal cleans up: hand the
+    # connection back (to the pool, which drops it if broken) or a connection that died with a
+    # database restart would keep this check failing forever.
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()
 
 
 async def _check_cache() -> None:
