@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
-from django.utils import timezone
 
 from accounts import passwords, profiles, throttling
 from accounts.emails import canonical_email, clean_email
@@ -86,6 +86,9 @@ def login_attempt(raw_email: str, password: str, ip: str) -> Attempt:
 async def aauthenticate(attempt: Attempt, password: str) -> User:
     """Return the user whose email and password match, or raise InvalidCredentials.
 
+    Like django.contrib.auth.authenticate, it does not record the login: whoever starts the
+    session does (`record_login`).
+
     Every failure looks the same and costs at least one Argon2 verification at the current
     parameters (unknown email, wrong password, inactive account alike). A success with an
     outdated hash stores the current Argon2id hash, unless the hash changed meanwhile.
@@ -111,12 +114,14 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
         raise
     if not ok or user is None:
         raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
-    now = timezone.now()
-    await User.objects.filter(pk=user.pk).aupdate(last_login=now)
-    user.last_login = now
-    await profiles.aforget(user.pk)
     await throttling.arelease(limits, forget=[throttling.account_ip_key(attempt.email, attempt.ip)])
     return user
+
+
+def record_login(user_id: int, when: datetime) -> None:
+    """Set last_login (sync: called inside the caller's transaction). Callers drop the cached
+    profile afterwards (accounts.profiles.forget)."""
+    User.objects.filter(pk=user_id).update(last_login=when)
 
 
 def authenticate(attempt: Attempt, password: str) -> User:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts import profiles
 from accounts.models import User
+from accounts.services import record_login
 from authsite import metrics
 from tokens import jwt, revocation
 from tokens.cache import VerifiedTokenCache
@@ -83,6 +84,9 @@ def _sign_access(user_id: int, session_id: str) -> str:
 def _start_session(user_id: int, ip: str, user_agent: str) -> tuple[Session, str]:
     now = timezone.now()
     with transaction.atomic():
+        # A new session is a login: last_login rides in the same transaction (one thread hop
+        # and one commit fewer on the login path).
+        record_login(user_id, now)
         session = Session.objects.create(
             user_id=user_id, last_used_at=now, expires_at=now + timedelta(seconds=settings.REFRESH_TOKEN_TTL),
             ip=ip[:64], user_agent=user_agent[:256],
@@ -95,11 +99,13 @@ def _start_session(user_id: int, ip: str, user_agent: str) -> tuple[Session, str
 def issue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
     """Start a session (token family) for `user` and return its first token pair."""
     session, refresh = _start_session(user.pk, ip, user_agent)
+    profiles.forget(user.pk)
     return TokenPair(_sign_access(user.pk, str(session.pk)), refresh, settings.ACCESS_TOKEN_TTL)
 
 
 async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
     session, refresh = await sync_to_async(_start_session)(user.pk, ip, user_agent)
+    await profiles.aforget(user.pk)  # /me shows last_login
     await ring.asigning_key()  # load outside the signing call if stale
     return TokenPair(_sign_access(user.pk, str(session.pk)), refresh, settings.ACCESS_TOKEN_TTL)
 

@@ -207,13 +207,16 @@ def test_a_password_change_racing_a_login_upgrade_wins(api: Client, monkeypatch:
 
 # --- services called directly ---
 
-def test_aauthenticate_returns_the_user_and_sets_last_login(user: User) -> None:
+def test_aauthenticate_returns_the_user_and_login_records_last_login(api: Client, user: User) -> None:
     found = async_to_sync(services.aauthenticate)(services.login_attempt(" ALICE@example.com", PASSWORD, "10.0.0.1"),
                                                    PASSWORD)
     assert found.pk == user.pk
-    assert found.last_login is not None
+    # Like django.contrib.auth.authenticate, verifying is not logging in.
     user.refresh_from_db()
-    assert user.last_login == found.last_login
+    assert user.last_login is None
+    login(api, "alice@example.com")  # the endpoint starts a session: that records the login
+    user.refresh_from_db()
+    assert user.last_login is not None
 
 
 def test_aauthenticate_raises_invalid_credentials(user: User) -> None:
