@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from accounts import profiles, services
-from accounts.models import User
 from authsite.errors import api_endpoint
 from authsite.http import client_ip, json_response, no_content, read_json_object, string_fields
 

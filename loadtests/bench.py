@@ -617,7 +617,7 @@ def render(report: Report) -> str:
     lines += ["", "Parameters:", ""]
     lines += [f"- {name}: {value}" for name, value in cfg.parameters()]
     worst = max(report.generator_cpu.values())
-    lines += ["", f"Load generator (wrk, 1 thread, pinned) CPU use, fraction of one core: "
+    lines += ["", "Load generator (wrk, 1 thread, pinned) CPU use, fraction of one core: "
               + ", ".join(f"{k} {v:.2f}" for k, v in report.generator_cpu.items())
               + f" (max {worst:.2f}{'; below 1: not the bottleneck' if worst < 0.9 else '; NEAR SATURATION'})."]
     lines += ["", "Notes:", ""] + [f"- {note}" for note in report.notes]

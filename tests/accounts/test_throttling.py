@@ -24,18 +24,6 @@ SIGNUP = "/api/v1/auth/signup"
 OFF = (0, 0)
 
 
-@pytest.fixture(params=["redis", "database"])
-def store(request: pytest.FixtureRequest) -> str:
-    """Run the test on each counter store: Redis, and the database (REDIS_URL unset)."""
-    if request.param == "database":
-        with override_settings(REDIS_URL=""):
-            yield "database"
-    else:
-        if not stores.enabled():
-            pytest.skip("REDIS_URL is not set")
-        yield "redis"
-
-
 def login(client: Client, email: str, password: str, ip: str = "10.0.0.1", **extra: Any) -> Any:
     return client.post(LOGIN, json.dumps({"email": email, "password": password}),
                        content_type="application/json", REMOTE_ADDR=ip, **extra)

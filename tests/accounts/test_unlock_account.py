@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import json
 from io import StringIO
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 
 from accounts.models import ThrottleCounter, User
-from authsite import stores
 
 PASSWORD = "correct horse battery staple"
 WRONG = "wrong horse battery staple!"
-
-
-@pytest.fixture(params=["redis", "database"])
-def store(request: pytest.FixtureRequest) -> str:
-    if request.param == "database":
-        with override_settings(REDIS_URL=""):
-            yield "database"
-    else:
-        if not stores.enabled():
-            pytest.skip("REDIS_URL is not set")
-        yield "redis"
 
 
 def login(client: Client, email: str, password: str, ip: str) -> int:
