@@ -65,5 +65,5 @@ def test_report_renders_a_markdown_table(cfg: bench.Config) -> None:
     assert "| login throughput | 45/s | 50/s | 0.90 | ≥ 0.90 | yes |" in text
     assert "| /me | 100/s | 200/s | 0.50 | ≥ 0.85 | **no** |" in text
     assert "cores" in text and "wrk -t1" in text and "a note" in text
-    assert "- **/me** (0.50, target ≥ 0.85): /me checks revocation" in text  # missed: explained
+    assert "- **/me** (0.50, target ≥ 0.85): /me does one Redis round trip" in text  # missed: explained
     assert "- **login throughput**" not in text  # met: nothing to explain
