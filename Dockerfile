@@ -1,7 +1,10 @@
 # authsite image: web (uvicorn), worker and beat (Celery) and the migrate step all run from it.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
+# FORWARDED_ALLOW_IPS="": uvicorn must never rewrite the client address from X-Forwarded-For,
+# even when started directly; authsite applies TRUSTED_PROXY_COUNT itself.
+ENV FORWARDED_ALLOW_IPS="" \
+    PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

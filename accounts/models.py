@@ -27,7 +27,11 @@ class UserQuerySet(models.QuerySet["User"]):
         count = super().update(**kwargs)
         from accounts.signals import bulk_updated  # signals imports this module
 
-        bulk_updated(pks, kwargs)
+        # Which users are inactive now is read back: is_active may have been set by an
+        # expression (bulk_update uses Case/When) or a value like 0.
+        deactivated = (set(User.objects.filter(pk__in=pks, is_active=False).values_list("pk", flat=True))
+                       if "is_active" in kwargs else set())
+        bulk_updated(pks, deactivated)
         return count
 
     update.alters_data = True  # type: ignore[attr-defined]

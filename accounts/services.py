@@ -118,10 +118,13 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
     return user
 
 
-def record_login(user_id: int, when: datetime) -> None:
-    """Set last_login (sync: called inside the caller's transaction). Callers drop the cached
-    profile afterwards (accounts.profiles.forget)."""
-    User.objects.filter(pk=user_id).update(last_login=when)
+def record_login(user_id: int, when: datetime, expected_password: str) -> bool:
+    """Set last_login if the account is active and still holds `expected_password` (the hash
+    just verified); False otherwise. Sync: runs inside the caller's transaction, and its row
+    lock orders it against a concurrent password change. Callers drop the cached profile
+    afterwards (accounts.profiles.forget)."""
+    return bool(User.objects.filter(pk=user_id, password=expected_password, is_active=True)
+                .update(last_login=when))
 
 
 def authenticate(attempt: Attempt, password: str) -> User:
@@ -171,14 +174,26 @@ async def _astore_upgrade(user: User, new_hash: str) -> None:
         logger.info("hash upgrade skipped: hash changed concurrently", extra={"user_id": user.pk})
 
 
-async def achange_password(user_id: int, current: str, new: str) -> None:
-    """Check the current password, apply rules to the new one, store it, end every session."""
+async def achange_password(user_id: int, current: str, new: str, ip: str = "") -> None:
+    """Check the current password, apply rules to the new one, store it, end every session.
+
+    Guesses of the current password count against the same throttles as logins: a stolen
+    access token must not become an offline-speed oracle for the password.
+    """
     check_password_length(current, "current_password")
     user = await aget_active_user(user_id)
     check_password_rules(new, user, "new_password")
-    result = await passwords.averify(current, user.password)
+    passwords.get_pool().ensure_room()
+    limits = throttling.limits_for(user.email, ip)
+    await throttling.aacquire(limits)
+    try:
+        result = await passwords.averify(current, user.password)
+    except BaseException:
+        await throttling.arelease(limits)
+        raise
     if not result.valid:
         raise ValidationFailed("Invalid input.", {"current_password": ["Incorrect password."]})
+    await throttling.arelease(limits, forget=[throttling.account_ip_key(user.email, ip)])
     encoded = await passwords.ahash(new)
     updated = await User.objects.filter(pk=user.pk, password=user.password).aupdate(password=encoded)
     if not updated:

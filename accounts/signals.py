@@ -48,9 +48,9 @@ def _announce_deletion(sender: type[User], instance: User, **kwargs: Any) -> Non
     credentials_changed.send(sender=User, user_id=instance.pk, reason="deleted")
 
 
-def bulk_updated(user_ids: list[int], changes: dict[str, Any]) -> None:
+def bulk_updated(user_ids: list[int], inactive: set[int]) -> None:
     """Called by UserQuerySet.update: the same consequences as saving each user."""
     for user_id in user_ids:
         profiles.forget(user_id)
-        if changes.get("is_active") is False:
+        if user_id in inactive:
             credentials_changed.send(sender=User, user_id=user_id, reason="deactivated")

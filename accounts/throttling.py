@@ -13,6 +13,7 @@ shares one set of counters.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -47,7 +48,7 @@ def _digest(text: str) -> str:
 
 def account_ip_key(email: str, ip: str) -> str:
     # Starts with the account's prefix, so an unlock can find every IP of one account.
-    return f"{account_ip_prefix(email)}{_digest(ip)}"
+    return f"{account_ip_prefix(email)}{_digest(client_block(ip))}"
 
 
 def account_ip_prefix(email: str) -> str:
@@ -58,12 +59,26 @@ def account_key(email: str) -> str:
     return f"{PREFIX}a:{_digest(email)}"
 
 
+def client_block(ip: str) -> str:
+    """The unit an address is counted in: an IPv4 address, or the /64 of an IPv6 one (a
+    client usually controls a whole /64 and could rotate through it)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
 def ip_key(ip: str) -> str:
-    return f"{PREFIX}i:{_digest(ip)}"
+    return f"{PREFIX}i:{_digest(client_block(ip))}"
 
 
 def signup_key(ip: str) -> str:
-    return f"{PREFIX}s:{_digest(ip)}"
+    return f"{PREFIX}s:{_digest(client_block(ip))}"
 
 
 def limits_for(email: str, ip: str) -> list[Limit]:

@@ -32,5 +32,5 @@ async def me(request: HttpRequest) -> HttpResponse:
 async def change_password(request: HttpRequest) -> HttpResponse:
     data = read_json_object(request)
     current, new = string_fields(data, "current_password", "new_password")
-    await services.achange_password(request.auth.user_id, current, new)  # type: ignore[attr-defined]
+    await services.achange_password(request.auth.user_id, current, new, client_ip(request))  # type: ignore[attr-defined]
     return no_content()

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
@@ -65,7 +65,7 @@ def response_for(exc: Exception) -> HttpResponse:
         if spec is not None:
             break
     else:
-        if isinstance(exc, DatabaseError):
+        if isinstance(exc, (OperationalError, InterfaceError)):
             # The database is unreachable or restarting: a clean, retryable refusal.
             logger.warning("database unavailable: %s", type(exc).__name__)
             return error_response(503, "unavailable", "A dependency is unavailable. Try again shortly.",

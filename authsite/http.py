@@ -66,6 +66,10 @@ def string_fields(data: dict[str, Any], *names: str, max_length: int | None = No
     return values
 
 
+# Throttling bucket for requests whose peer address the ASGI server rewrote from a header.
+REWRITTEN_PEER = "untrusted-forwarded"
+
+
 def client_ip(request: HttpRequest) -> str:
     """The caller's address: the socket peer, or the X-Forwarded-For entry added by the
     outermost of TRUSTED_PROXY_COUNT trusted proxies. A forged header from an untrusted
@@ -75,6 +79,11 @@ def client_ip(request: HttpRequest) -> str:
     peer = request.META.get("REMOTE_ADDR") or "unknown"
     hops = settings.TRUSTED_PROXY_COUNT
     if hops <= 0:
+        if request.META.get("REMOTE_PORT") == 0 and "HTTP_X_FORWARDED_FOR" in request.META:
+            # uvicorn started without --no-proxy-headers replaced the peer with a header value
+            # (it marks that with port 0). The real peer is lost; with no trusted proxy, every
+            # such request counts as one client rather than as whoever the header claims.
+            return REWRITTEN_PEER
         return peer
     chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     if len(chain) < hops:

@@ -10,10 +10,12 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from authsite import metrics
+from authsite.errors import error_response
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponse]]
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -37,6 +39,9 @@ def _hsts() -> str:
     return value
 
 
+HOST_CHECKED_PREFIXES = ("/api/", "/.well-known/")
+
+
 def is_api_path(path: str) -> bool:
     return path.startswith(settings.API_PATH_PREFIXES)
 
@@ -52,6 +57,13 @@ class RequestContextMiddleware:
         markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(HOST_CHECKED_PREFIXES):
+            # The browser stack checks ALLOWED_HOSTS through CommonMiddleware; the API skips
+            # that stack, so check here. Liveness/readiness/metrics stay reachable by IP (probes).
+            try:
+                request.get_host()
+            except DisallowedHost:
+                return error_response(400, "bad_request", "Invalid Host header.")
         incoming = request.headers.get("X-Request-ID", "")
         rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)

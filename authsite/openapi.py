@@ -56,6 +56,11 @@ def document() -> dict[str, Any]:
     pw = {"type": "string", "minLength": settings.PASSWORD_MIN_LENGTH, "maxLength": settings.PASSWORD_MAX_LENGTH}
     credentials = {"type": "object", "required": ["email", "password"],
                    "properties": {"email": {"type": "string", "format": "email", "maxLength": 254}, "password": pw}}
+    # Login takes any password up to the maximum: accounts imported with legacy hashes may
+    # hold passwords shorter than today's minimum.
+    login_body = {"type": "object", "required": ["email", "password"], "properties": {
+        "email": {"type": "string", "maxLength": 254},
+        "password": {"type": "string", "maxLength": settings.PASSWORD_MAX_LENGTH}}}
     refresh = {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}}
     # Logout's body is optional, and so is its refresh_token (the other session to end too).
     logout = {"type": "object", "properties": {"refresh_token": {"type": "string"}}}
@@ -74,7 +79,7 @@ def document() -> dict[str, Any]:
                 "200": _ok("Token pair", _ref("TokenPair")), **_COMMON,
                 "401": _err("Invalid credentials (`invalid_credentials`)."),
                 "429": _err("Too many attempts (`too_many_attempts`).", _RETRY),
-                "503": _err("Hashing pool full (`overloaded`).", _RETRY)}, _body(credentials))},
+                "503": _err("Hashing pool full (`overloaded`).", _RETRY)}, _body(login_body))},
             f"{a}/refresh": {"post": _op("Rotate a refresh token", {
                 "200": _ok("Token pair", _ref("TokenPair")), **_COMMON,
                 "401": _err("Invalid, used or revoked refresh token (`invalid_token`).")}, _body(refresh))},
@@ -85,7 +90,9 @@ def document() -> dict[str, Any]:
             f"{a}/me": {"get": _op("The caller's account", {
                 "200": _ok("Account", _ref("User")), **_BEARER_401}, bearer=True)},
             f"{a}/password": {"post": _op("Change password (ends every session)", {
-                "204": _ok("Changed"), **_COMMON, **_BEARER_401}, _body({
+                "204": _ok("Changed"), **_COMMON, **_BEARER_401,
+                "429": _err("Too many wrong current passwords (`too_many_attempts`).", _RETRY),
+                "503": _err("Hashing pool full (`overloaded`).", _RETRY)}, _body({
                     "type": "object", "required": ["current_password", "new_password"],
                     "properties": {"current_password": {"type": "string"}, "new_password": pw}}), bearer=True)},
             f"{a}/sessions": {"get": _op("The caller's live sessions", {

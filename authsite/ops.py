@@ -38,16 +38,14 @@ def _check_database() -> None:
 async def _check_cache() -> None:
     if not stores.enabled():
         return  # embedded mode: the database is the shared store
-    client = stores.aclient()
-    if client is None:
-        # Recently failed: probe anyway, readiness must tell the truth now.
-        stores.mark_up()
-        client = stores.aclient()
+    # Probe even if recently marked down; only a success turns Redis back on for requests.
+    client = stores.aclient(probe=True)
     try:
         await client.ping()  # type: ignore[union-attr]
     except stores.RedisError:
         stores.mark_down()
         raise
+    stores.mark_up()
 
 
 def _check_broker() -> None:

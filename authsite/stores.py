@@ -44,9 +44,13 @@ def mark_up() -> None:
     _down_until = 0.0
 
 
-def aclient() -> aredis_lib.Redis | None:
-    """The asyncio client bound to the running loop, or None when Redis is unusable."""
-    if not available():
+def aclient(*, probe: bool = False) -> aredis_lib.Redis | None:
+    """The asyncio client bound to the running loop, or None when Redis is unusable.
+
+    With `probe`, the client is returned even while Redis is marked down (readiness checks
+    must tell the truth) without re-enabling it for other callers.
+    """
+    if not (available() or (probe and enabled())):
         return None
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)

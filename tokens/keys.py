@@ -127,13 +127,19 @@ class ActiveKey:
 
 
 class KeyRing:
-    """Per-process cache of loaded key objects (PEM parsing per call costs ~40 µs)."""
+    """Per-process cache of loaded key objects (PEM parsing per call costs ~40 µs).
+
+    Public keys are kept with the moment they stop being trusted (retirement + grace; none for
+    the active key) and the set is re-read every SIGNING_KEY_REFRESH_SECONDS, so a retired key
+    stops verifying here exactly when it leaves JWKS.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._active: ActiveKey | None = None
         self._active_loaded = 0.0
-        self._public: dict[str, Ed25519PublicKey] = {}
+        # kid -> (key, trusted until as a UNIX time, or None while active)
+        self._public: dict[str, tuple[Ed25519PublicKey, float | None]] = {}
         self._public_loaded = 0.0
 
     def invalidate(self) -> None:
@@ -146,32 +152,45 @@ class KeyRing:
         active = ActiveKey(row.kid, decrypt_private(row))
         with self._lock:
             self._active, self._active_loaded = active, time.monotonic()
-            self._public[row.kid] = active.private.public_key()
+            self._public[row.kid] = (active.private.public_key(), None)
         return active
 
     def _load_public(self) -> None:
-        loaded = {row.kid: Ed25519PublicKey.from_public_bytes(bytes(row.public_key)) for row in published_keys()}
+        grace = retired_grace()
+        loaded = {
+            row.kid: (Ed25519PublicKey.from_public_bytes(bytes(row.public_key)),
+                      None if row.is_active or row.retired_at is None else (row.retired_at + grace).timestamp())
+            for row in published_keys()
+        }
         with self._lock:
             self._public, self._public_loaded = loaded, time.monotonic()
 
     def active_is_fresh(self) -> bool:
         return self._active is not None and time.monotonic() - self._active_loaded < settings.SIGNING_KEY_REFRESH_SECONDS
 
+    def _public_is_fresh(self) -> bool:
+        return time.monotonic() - self._public_loaded < settings.SIGNING_KEY_REFRESH_SECONDS
+
+    def _trusted(self, kid: str) -> Ed25519PublicKey | None:
+        entry = self._public.get(kid)
+        if entry is None:
+            return None
+        key, until = entry
+        return key if until is None or time.time() < until else None
+
     def signing_key(self) -> ActiveKey:
         if self.active_is_fresh():
             return self._active  # type: ignore[return-value]
         return self._load_active()
 
-    def cached_public(self, kid: str) -> Ed25519PublicKey | None:
-        return self._public.get(kid)
-
     def public_key(self, kid: str) -> Ed25519PublicKey | None:
-        """The public key for `kid`, reloading the published set if `kid` is new to us."""
-        key = self._public.get(kid)
-        if key is None and time.monotonic() - self._public_loaded >= UNKNOWN_KID_RELOAD_INTERVAL:
+        """The trusted public key for `kid`, re-reading the published set when it is due or
+        when `kid` is new to us (at most once a second)."""
+        unknown = kid not in self._public
+        if not self._public_is_fresh() or (
+                unknown and time.monotonic() - self._public_loaded >= UNKNOWN_KID_RELOAD_INTERVAL):
             self._load_public()
-            key = self._public.get(kid)
-        return key
+        return self._trusted(kid)
 
     async def asigning_key(self) -> ActiveKey:
         if self.active_is_fresh():
@@ -179,9 +198,8 @@ class KeyRing:
         return await sync_to_async(self._load_active)()
 
     async def apublic_key(self, kid: str) -> Ed25519PublicKey | None:
-        key = self._public.get(kid)
-        if key is not None:
-            return key
+        if self._public_is_fresh() and kid in self._public:
+            return self._trusted(kid)
         return await sync_to_async(self.public_key)(kid)
 
 

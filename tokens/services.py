@@ -17,12 +17,13 @@ from django.utils import timezone
 
 from accounts import profiles
 from accounts.models import User
+from accounts.exceptions import InvalidCredentials
 from accounts.services import record_login
 from authsite import metrics
 from tokens import jwt, revocation
 from tokens.cache import VerifiedTokenCache
 from tokens.exceptions import InvalidToken, SessionNotFound
-from tokens.keys import ring
+from tokens.keys import ActiveKey, ring
 from tokens.models import RefreshToken, Session
 
 # No token of ours comes near this; anything longer is refused before any parsing.
@@ -64,7 +65,7 @@ def _new_refresh(session: Session, now: Any) -> tuple[str, RefreshToken]:
     return raw, row
 
 
-def _sign_access(user_id: int, session_id: str) -> str:
+def _sign_access(user_id: int, session_id: str, key: ActiveKey | None = None) -> str:
     now = int(time.time())
     claims = {
         "iss": settings.JWT_ISSUER,
@@ -75,18 +76,22 @@ def _sign_access(user_id: int, session_id: str) -> str:
         "jti": uuid.uuid4().hex,
         "sid": session_id,
     }
-    key = ring.signing_key()
+    key = key or ring.signing_key()  # async callers pass the key: no database on the loop
     return jwt.encode_access(claims, key.private, key.kid)
 
 
 # --- Issue ---
 
-def _start_session(user_id: int, ip: str, user_agent: str) -> tuple[Session, str]:
+def _start_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
     now = timezone.now()
+    user_id = user.pk
     with transaction.atomic():
         # A new session is a login: last_login rides in the same transaction (one thread hop
-        # and one commit fewer on the login path).
-        record_login(user_id, now)
+        # and one commit fewer). It also re-checks, under the row lock, that the password
+        # verified is still the stored one and the account still active: a password change or
+        # deactivation that committed while this login was hashing must not be outlived by it.
+        if not record_login(user_id, now, expected_password=user.password):
+            raise InvalidCredentials()
         session = Session.objects.create(
             user_id=user_id, last_used_at=now, expires_at=now + timedelta(seconds=settings.REFRESH_TOKEN_TTL),
             ip=ip[:64], user_agent=user_agent[:256],
@@ -98,16 +103,16 @@ def _start_session(user_id: int, ip: str, user_agent: str) -> tuple[Session, str
 
 def issue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
     """Start a session (token family) for `user` and return its first token pair."""
-    session, refresh = _start_session(user.pk, ip, user_agent)
+    session, refresh = _start_session(user, ip, user_agent)
     profiles.forget(user.pk)
     return TokenPair(_sign_access(user.pk, str(session.pk)), refresh, settings.ACCESS_TOKEN_TTL)
 
 
 async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
-    session, refresh = await sync_to_async(_start_session)(user.pk, ip, user_agent)
+    session, refresh = await sync_to_async(_start_session)(user, ip, user_agent)
     await profiles.aforget(user.pk)  # /me shows last_login
-    await ring.asigning_key()  # load outside the signing call if stale
-    return TokenPair(_sign_access(user.pk, str(session.pk)), refresh, settings.ACCESS_TOKEN_TTL)
+    key = await ring.asigning_key()
+    return TokenPair(_sign_access(user.pk, str(session.pk), key), refresh, settings.ACCESS_TOKEN_TTL)
 
 
 # --- Verify ---

@@ -186,7 +186,8 @@ def test_the_upgrade_writes_when_nothing_changed() -> None:
 
 
 def test_a_password_change_racing_a_login_upgrade_wins(api: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The hash changes between the login's verification and its upgrade: the change stays."""
+    """The hash changes between the login's verification and its upgrade: the change stays,
+    and the racing login is refused (it must not outlive a password change, CONTRACT §4)."""
     user = User.objects.create(email="old@example.com", password=pbkdf2_hash(PASSWORD))
     replacement = passwords.hash_password(OTHER_PASSWORD)
     real_averify = passwords.averify
@@ -197,7 +198,7 @@ def test_a_password_change_racing_a_login_upgrade_wins(api: Client, monkeypatch:
         return result
 
     monkeypatch.setattr(passwords, "averify", averify_then_change)
-    login(api, "old@example.com")  # this login was valid when it was verified
+    assert_error(attempt(api, "old@example.com", PASSWORD), 401, "invalid_credentials")
     monkeypatch.undo()
     user.refresh_from_db()
     assert user.password == replacement

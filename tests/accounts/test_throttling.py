@@ -218,3 +218,11 @@ def test_signup_is_throttled_per_ip(client: Client, store: str) -> None:
     assert_throttled(signup("second@example.com", "10.0.0.1"), 900)
     assert not User.objects.filter(email="second@example.com").exists()
     assert signup("second@example.com", "10.0.0.2").status_code == 201
+
+
+def test_ipv6_addresses_of_one_64_share_counters() -> None:
+    a, b = "2001:db8:1:2::1", "2001:db8:1:2:ffff::9"
+    assert throttling.ip_key(a) == throttling.ip_key(b)
+    assert throttling.ip_key(a) != throttling.ip_key("2001:db8:1:3::1")
+    assert throttling.ip_key("::ffff:10.0.0.1") == throttling.ip_key("10.0.0.1")
+    assert throttling.ip_key("10.0.0.1") != throttling.ip_key("10.0.0.2")

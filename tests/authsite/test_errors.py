@@ -45,3 +45,12 @@ def test_validation_errors_carry_their_fields() -> None:
 def test_a_validation_error_without_fields_has_no_fields_key() -> None:
     body = orjson.loads(response_for(acc.ValidationFailed("Request body is not valid JSON.")).content)
     assert body == {"error": "validation_error", "message": "Request body is not valid JSON."}
+
+
+def test_only_connection_failures_are_outages() -> None:
+    from django.db import IntegrityError, OperationalError
+
+    from authsite.errors import response_for
+
+    assert response_for(OperationalError("server closed the connection")).status_code == 503
+    assert response_for(IntegrityError("duplicate key")).status_code == 500
