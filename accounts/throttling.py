@@ -321,3 +321,9 @@ def unlock(email: str, ip: str | None = None) -> int:
     if ip is not None:
         keys += [account_ip_key(email, ip), ip_key(ip), signup_key(ip)]
     return clear(keys, [account_ip_prefix(email)])
+
+
+def purge_expired() -> int:
+    """Delete database counters whose window has ended; returns how many."""
+    deleted, _ = ThrottleCounter.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

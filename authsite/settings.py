@@ -173,6 +173,13 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False
+# Periodic housekeeping (`celery -A authsite beat`): expired rows never pile up.
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-tokens": {"task": "tokens.tasks.purge_expired", "schedule": 3600.0},
+    "purge-expired-throttle-counters": {"task": "accounts.tasks.purge_expired_counters", "schedule": 900.0},
+}
+# Ended sessions stay visible to staff (admin) this long before they are purged.
+SESSION_HISTORY_DAYS = 30
 
 # --- Users and passwords ---
 AUTH_USER_MODEL = "accounts.User"

@@ -244,3 +244,16 @@ def list_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
 
 async def alist_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
     return await sync_to_async(list_sessions)(claims)
+
+
+# --- Housekeeping ---
+
+def purge_expired() -> dict[str, int]:
+    """Delete refresh tokens past their expiry (used or not, they can no longer be accepted)
+    and sessions that ended more than SESSION_HISTORY_DAYS ago. Returns counts."""
+    now = timezone.now()
+    tokens_deleted, _ = RefreshToken.objects.filter(expires_at__lt=now).delete()
+    horizon = now - timedelta(days=settings.SESSION_HISTORY_DAYS)
+    sessions_deleted, _ = (Session.objects.filter(expires_at__lt=horizon) |
+                           Session.objects.filter(revoked_at__lt=horizon)).delete()
+    return {"refresh_tokens": tokens_deleted, "sessions": sessions_deleted}
