@@ -67,3 +67,18 @@ def test_report_renders_a_markdown_table(cfg: bench.Config) -> None:
     assert "cores" in text and "wrk -t1" in text and "a note" in text
     assert "- **/me** (0.50, target ≥ 0.85): /me does one Redis round trip" in text  # missed: explained
     assert "- **login throughput**" not in text  # met: nothing to explain
+
+
+def test_combine_takes_the_median_run_per_row() -> None:
+    cfg = bench.config_from_args(["--output", ""])
+
+    def report(ratios: tuple[float, float]) -> bench.Report:
+        rows = [bench.Row("login throughput", f"{ratios[0]}", "50/s", ratios[0], "≥ 0.90", ratios[0] >= 0.9),
+                bench.Row("/me", f"{ratios[1]}", "200/s", ratios[1], "≥ 0.85", ratios[1] >= 0.85)]
+        return bench.Report(cfg, rows=rows, notes=["n"], generator_cpu={"login": ratios[0] / 10})
+
+    combined = bench.combine([report((0.7, 0.95)), report((0.95, 0.80)), report((0.85, 0.88))])
+    assert [row.ratio for row in combined.rows] == [0.85, 0.88]
+    assert [row.ok for row in combined.rows] == [False, True]
+    assert combined.generator_cpu["login"] == 0.095
+    assert "0.70 / 0.95 / 0.85" in combined.notes[0]

@@ -1,0 +1,73 @@
+"""CPU per step of a login, hashing excluded: where the non-hash work of a login goes.
+
+Usage (its own database; never against production):
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/authsite_steps REDIS_URL=redis://127.0.0.1:6379/14 \
+    DJANGO_SECRET_KEY=steps-only-secret-0123456789 .venv/bin/python loadtests/login_steps.py [N]
+
+Argon2 runs at its cheapest parameters here so that the step figures show the rest; times are
+process CPU (all threads) per login, averaged over N logins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.update(ARGON2_TIME_COST="1", ARGON2_MEMORY_COST="8", THROTTLE_ACCOUNT_IP="0/0",
+                  THROTTLE_ACCOUNT="0/0", THROTTLE_IP="0/0", DJANGO_SETTINGS_MODULE="authsite.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from accounts import passwords, services, throttling  # noqa: E402
+from accounts.models import User  # noqa: E402
+from tokens import services as tokens  # noqa: E402
+
+EMAIL, PASSWORD = "steps@example.com", "correct horse battery staple"
+
+
+async def measure(n: int) -> dict[str, float]:
+    attempt = services.login_attempt(EMAIL, PASSWORD, "127.0.0.1")
+    totals: dict[str, float] = {}
+
+    def add(name: str, started: float) -> None:
+        totals[name] = totals.get(name, 0.0) + time.process_time() - started
+
+    for _ in range(n):
+        t = time.process_time()
+        limits = throttling.limits_for(attempt.email, attempt.ip)
+        await throttling.aacquire(limits)
+        add("throttle acquire", t)
+        t = time.process_time()
+        user = await User.objects.filter(email=attempt.email).afirst()
+        add("user lookup (ORM)", t)
+        t = time.process_time()
+        await passwords.averify(PASSWORD, user.password)  # type: ignore[union-attr]
+        add("verify (cheapest Argon2)", t)
+        t = time.process_time()
+        await throttling.arelease(limits, forget=[throttling.account_ip_key(attempt.email, attempt.ip)])
+        add("throttle release (Redis)", t)
+        t = time.process_time()
+        await tokens.aissue_pair(user, attempt.ip, "steps")  # type: ignore[arg-type]
+        add("session + refresh + last_login, profile drop, JWT", t)
+    return {name: value / n * 1e6 for name, value in totals.items()}
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    call_command("migrate", verbosity=0)
+    User.objects.filter(email=EMAIL).delete()
+    User.objects.create_user(EMAIL, PASSWORD)
+    for name, micros in asyncio.run(measure(n)).items():
+        print(f"{name:52s} {micros:8.0f} µs CPU per login")
+
+
+if __name__ == "__main__":
+    main()
