@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -156,7 +157,8 @@ def authenticate(attempt: Attempt, password: str) -> User:
 
 
 def _store_upgrade(user: User, new_hash: str) -> None:
-    # Same compare-and-swap as `_astore_upgrade`.
+    # Compare-and-swap on the old value: never overwrite a hash changed meanwhile (a password
+    # change, an admin reset or a rehash job).
     updated = User.objects.filter(pk=user.pk, password=user.password).update(password=new_hash)
     if updated:
         user.password = new_hash
@@ -164,14 +166,7 @@ def _store_upgrade(user: User, new_hash: str) -> None:
         logger.info("hash upgrade skipped: hash changed concurrently", extra={"user_id": user.pk})
 
 
-async def _astore_upgrade(user: User, new_hash: str) -> None:
-    # Compare-and-swap on the old value: never overwrite a hash changed meanwhile (a password
-    # change, an admin reset or a rehash job).
-    updated = await User.objects.filter(pk=user.pk, password=user.password).aupdate(password=new_hash)
-    if updated:
-        user.password = new_hash
-    else:
-        logger.info("hash upgrade skipped: hash changed concurrently", extra={"user_id": user.pk})
+_astore_upgrade = sync_to_async(_store_upgrade)
 
 
 async def achange_password(user_id: int, current: str, new: str, ip: str = "") -> None:

@@ -308,11 +308,6 @@ def clear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:
     return removed + _db_clear(keys, prefixes)
 
 
-async def aclear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:
-    """Async twin of `clear`."""
-    return await sync_to_async(clear)(keys, list(prefixes))
-
-
 def unlock(email: str, ip: str | None = None) -> int:
     """Clear the failed-login counters of canonical `email`: the account's own, and its
     account+IP counter for every IP; with `ip`, that address's login and signup counters too.

@@ -83,28 +83,30 @@ def reload() -> int:
         return 0
 
 
-def _after_outage(client_ok: bool) -> None:
-    # A revocation written while Redis was unreachable is only in the database: drop the
-    # marker so every process falls back to the database until the set is reloaded.
-    if client_ok and _state["resync"]:
+def _refill() -> None:
+    """Reload the revoked set into Redis. After an outage this process saw, drop the marker
+    first: a revocation written meanwhile is only in the database, so every process must fall
+    back to it until the set is complete again."""
+    if _state["resync"]:
         client = stores.client()
         if client is not None:
             try:
                 client.delete(READY_KEY)
             except stores.RedisError:
                 return
-        reload()
+    reload()
 
 
-async def ais_revoked(sid: str) -> bool:
-    """True if session `sid` was revoked (or does not exist)."""
-    revoked, _ = await acheck(sid)
+def _db_answer_and_refill(sid: str) -> bool:
+    # One thread hop for both: the answer from the database, then the set restored.
+    revoked = _db_is_revoked(sid)
+    _refill()
     return revoked
 
 
 async def acheck(sid: str, also_get: str | None = None) -> tuple[bool, bytes | None]:
-    """Whether session `sid` is revoked, plus the value of Redis key `also_get` fetched in the
-    same round trip (None when absent or when Redis is not used)."""
+    """Whether session `sid` is revoked (or does not exist), plus the value of Redis key
+    `also_get` fetched in the same round trip (None when absent or when Redis is not used)."""
     client = stores.aclient()
     if client is not None:
         keys = [READY_KEY, _key(sid)] + ([also_get] if also_get else [])
@@ -117,19 +119,8 @@ async def acheck(sid: str, also_get: str | None = None) -> tuple[bool, bytes | N
             extra = values[2] if also_get else None
             if values[0] is not None and not _state["resync"]:
                 return values[1] is not None, extra
-            revoked = await sync_to_async(_db_is_revoked)(sid)
-            await sync_to_async(_after_outage if _state["resync"] else _reload_quietly)(True)
-            return revoked, extra
+            return await sync_to_async(_db_answer_and_refill)(sid), extra
     return await sync_to_async(_db_is_revoked)(sid), None
-
-
-def _reload_quietly(_: bool) -> None:
-    reload()
-
-
-def is_revoked(sid: str) -> bool:
-    """Synchronous twin of `ais_revoked` (always asks the database)."""
-    return _db_is_revoked(sid)
 
 
 def publish(session_ids: Iterable[object]) -> None:

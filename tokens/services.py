@@ -254,6 +254,7 @@ def purge_expired() -> dict[str, int]:
     now = timezone.now()
     tokens_deleted, _ = RefreshToken.objects.filter(expires_at__lt=now).delete()
     horizon = now - timedelta(days=settings.SESSION_HISTORY_DAYS)
-    sessions_deleted, _ = (Session.objects.filter(expires_at__lt=horizon) |
-                           Session.objects.filter(revoked_at__lt=horizon)).delete()
-    return {"refresh_tokens": tokens_deleted, "sessions": sessions_deleted}
+    # delete() counts cascaded rows too: read the sessions' own count.
+    _, per_model = (Session.objects.filter(expires_at__lt=horizon) |
+                    Session.objects.filter(revoked_at__lt=horizon)).delete()
+    return {"refresh_tokens": tokens_deleted, "sessions": per_model.get(Session._meta.label, 0)}

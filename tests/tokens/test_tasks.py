@@ -54,3 +54,13 @@ def test_purge_runs_on_a_real_worker(transactional_db: None, tmp_path: Path) -> 
             assert time.monotonic() < deadline, (tmp_path / "celery.log").read_text(errors="replace")
             time.sleep(0.2)
     assert Session.objects.filter(pk=live.pk).exists()
+
+
+@pytest.mark.django_db
+def test_purge_counts_sessions_not_their_cascaded_tokens() -> None:
+    user = User.objects.create_user("purge-count@example.com", PASSWORD)
+    services.issue_pair(user)
+    # Revoked long ago, its refresh token not yet expired: deleted with the session (cascade).
+    Session.objects.update(revoked_at=timezone.now() - timedelta(days=60))
+    assert tasks.purge_expired() == {"refresh_tokens": 0, "sessions": 1}
+    assert not RefreshToken.objects.exists()
