@@ -15,8 +15,9 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.exceptions import AccountError
+from authsite.kit.exceptions import ValidationFailed
 from accounts.models import User
-from authsite.http import client_ip
+from authsite.kit.http import client_ip
 
 # Address used for throttling when Django calls authenticate() without a request (shell).
 NO_REQUEST_IP = "local"
@@ -35,6 +36,6 @@ class EmailBackend(ModelBackend):
         try:
             attempt = services.login_attempt(username, password, ip)
             return services.authenticate(attempt, password)
-        except AccountError:
+        except (AccountError, ValidationFailed):
             # Invalid, throttled, overloaded or malformed: a page shows one generic error.
             return None

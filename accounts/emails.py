@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 
 
 def canonical_email(raw: str) -> str:
-    """Trim, NFKC-normalise and lower-case an address (CONTRACT §3).
+    """Trim, NFKC-normalise and lower-case an address.
 
     `Alice@Example.COM`, ` alice@example.com ` and its full-width form are one account.
     """

@@ -1,19 +1,12 @@
-"""Domain errors raised by account services; authsite.errors maps them to HTTP."""
+"""Domain errors raised by account services; the project's error table maps them to HTTP."""
 
 from __future__ import annotations
 
+from authsite.kit.exceptions import ServiceError
 
-class AccountError(Exception):
+
+class AccountError(ServiceError):
     """Base of every error an account service reports to its caller."""
-
-
-class ValidationFailed(AccountError):
-    """Input is malformed or breaks a rule; `fields` maps a field name to messages."""
-
-    def __init__(self, message: str = "Invalid input.", fields: dict[str, list[str]] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.fields = fields or {}
 
 
 class EmailTaken(AccountError):

@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.emails import canonical_email
-
+from accounts.signals import users_bulk_updated
 
 # Fields whose change must reach the profile cache (and, for is_active, end sessions).
 WATCHED_FIELDS = frozenset({"email", "is_staff", "is_active", "date_joined"})
@@ -20,18 +20,16 @@ WATCHED_FIELDS = frozenset({"email", "is_staff", "is_active", "date_joined"})
 class UserQuerySet(models.QuerySet["User"]):
     def update(self, **kwargs: Any) -> int:
         """A bulk update bypasses model signals; one that touches what /me shows or
-        deactivates users is announced like a save (accounts.signals.bulk_updated)."""
+        deactivates users is announced (accounts.signals.users_bulk_updated)."""
         if not WATCHED_FIELDS.intersection(kwargs):
             return super().update(**kwargs)
         pks = list(self.values_list("pk", flat=True))
         count = super().update(**kwargs)
-        from accounts.signals import bulk_updated  # signals imports this module
-
         # Which users are inactive now is read back: is_active may have been set by an
         # expression (bulk_update uses Case/When) or a value like 0.
         deactivated = (set(User.objects.filter(pk__in=pks, is_active=False).values_list("pk", flat=True))
                        if "is_active" in kwargs else set())
-        bulk_updated(pks, deactivated)
+        users_bulk_updated.send(sender=User, user_ids=pks, deactivated=deactivated)
         return count
 
     update.alters_data = True  # type: ignore[attr-defined]

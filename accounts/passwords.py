@@ -31,8 +31,8 @@ from django.contrib.auth.hashers import (
 )
 from django.core.signals import setting_changed
 
+from accounts import metrics
 from accounts.exceptions import Overloaded
-from authsite import metrics
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +49,7 @@ class Verification:
 
 def _lower_thread_priority() -> None:
     # Hashing threads yield the CPU to the event-loop thread: with equal priority they starve
-    # it and every other request waits (PERF-NOTES: p99 155 ms -> 12 ms with nice +10).
+    # it and every other request waits behind the hashes.
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), settings.HASH_THREAD_NICE)
     except OSError:  # pragma: no cover - platform without per-thread priorities
@@ -158,6 +158,7 @@ def _reset(**kwargs: object) -> None:
             old.shutdown()
     if setting is None or str(setting).startswith("ARGON2_") or setting == "PASSWORD_HASHERS":
         _dummy_hash = None
+        _argon2_status.clear()
 
 
 setting_changed.connect(_reset)
@@ -227,6 +228,30 @@ def is_current(encoded: str) -> bool:
         return False
 
 
+CURRENT, OUTDATED_ARGON2, LEGACY, UNUSABLE = "current", "outdated_argon2", "legacy", "unusable"
+HASH_STATUSES = (CURRENT, OUTDATED_ARGON2, LEGACY, UNUSABLE)
+# Status by Argon2 parameter head ("argon2$argon2id$v=19$m=…,t=…,p=…"): many users share a few.
+_argon2_status: dict[str, str] = {}
+_ARGON2_STATUS_ENTRIES = 1024
+
+
+def hash_status(encoded: str | None) -> str:
+    """What a login would do with this stored hash: keep it (current), replace it (outdated
+    Argon2 parameters, or a legacy algorithm), or nothing can match it (unusable)."""
+    if not encoded or not is_password_usable(encoded):
+        return UNUSABLE
+    if not encoded.startswith(get_hasher().algorithm + "$"):
+        return LEGACY
+    head = encoded.rsplit("$", 2)[0]
+    status = _argon2_status.get(head)
+    if status is None:
+        status = CURRENT if is_current(encoded) else OUTDATED_ARGON2
+        if len(_argon2_status) >= _ARGON2_STATUS_ENTRIES:
+            _argon2_status.clear()
+        _argon2_status[head] = status
+    return status
+
+
 def hash_summary(encoded: str) -> str:
     """The name of the algorithm that produced `encoded` (never any part of the hash)."""
     try:
@@ -247,3 +272,17 @@ async def averify(password: str, encoded: str) -> Verification:
 
 async def adummy_verify(password: str) -> None:
     await get_pool().run(dummy_verify, password)
+
+
+# --- Sync twins for sync callers (admin, commands): the same pool, this thread waits ---
+
+def hash_in_pool(password: str) -> str:
+    return get_pool().submit(hash_password, password).result()
+
+
+def verify_in_pool(password: str, encoded: str) -> Verification:
+    return get_pool().submit(verify, password, encoded).result()
+
+
+def dummy_verify_in_pool(password: str) -> None:
+    get_pool().submit(dummy_verify, password).result()

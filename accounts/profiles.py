@@ -2,7 +2,7 @@
 
 /me is the hottest authenticated path: a Redis GET costs far less than an ORM query behind a
 thread hop. Entries are deleted whenever the user row changes (model saves through
-accounts.signals, last_login updates in accounts.services) and expire after PROFILE_TTL
+accounts.receivers, last_login updates in accounts.services) and expire after PROFILE_TTL
 seconds, which bounds staleness after a write that bypasses both (a raw queryset update).
 Token revocation never depends on this cache: sessions are checked separately on every request.
 """
@@ -15,7 +15,7 @@ import orjson
 
 from accounts.exceptions import AccountUnavailable
 from accounts.models import User
-from authsite import stores
+from authsite.kit import stores
 
 PREFIX = "acct:u:"
 PROFILE_TTL = 30
@@ -40,44 +40,24 @@ async def aget_profile(user_id: int, prefetched: bytes | None = None) -> dict[st
     """
     if prefetched is not None:
         return orjson.loads(prefetched)
-    client = stores.aclient()
-    if client is not None:
-        try:
-            cached = await client.get(cache_key(user_id))
-        except stores.RedisError:
-            stores.mark_down()
-            client = None
-        else:
-            if cached is not None:
-                return orjson.loads(cached)
+    key = cache_key(user_id)
+    cached = await stores.acall(lambda client: client.get(key), lambda: None, what="profiles")
+    if cached is not None:
+        return orjson.loads(cached)
     user = await User.objects.filter(pk=user_id, is_active=True).only(*FIELDS).afirst()
     if user is None:
         raise AccountUnavailable()
     profile = profile_of(user)
-    if client is not None:
-        try:
-            await client.set(cache_key(user_id), orjson.dumps(profile), ex=PROFILE_TTL)
-        except stores.RedisError:
-            stores.mark_down()
+    await stores.acall(lambda client: client.set(key, orjson.dumps(profile), ex=PROFILE_TTL), lambda: None,
+                       what="profiles")
     return profile
 
 
 def forget(user_id: int) -> None:
     """Drop the cached profile (sync: model signals, admin, commands)."""
-    client = stores.client()
-    if client is None:
-        return
-    try:
-        client.delete(cache_key(user_id))
-    except stores.RedisError:
-        stores.mark_down()
+    stores.call(lambda client: client.delete(cache_key(user_id)), lambda: None, what="profiles")
 
 
 async def aforget(user_id: int) -> None:
-    client = stores.aclient()
-    if client is None:
-        return
-    try:
-        await client.delete(cache_key(user_id))
-    except stores.RedisError:
-        stores.mark_down()
+    """Async twin of `forget`."""
+    await stores.acall(lambda client: client.delete(cache_key(user_id)), lambda: None, what="profiles")

@@ -15,12 +15,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from accounts import passwords, throttling
+from accounts import metrics, passwords, throttling
 from accounts.emails import canonical_email, clean_email
-from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials, ValidationFailed
+from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials
+from authsite.kit.exceptions import ValidationFailed
 from accounts.models import User
 from accounts.signals import credentials_changed
-from authsite import metrics
+from authsite.kit import twins
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,40 @@ def login_attempt(raw_email: str, password: str, ip: str) -> Attempt:
     return Attempt(email=email, ip=ip)
 
 
+def _find_user(email: str) -> User | None:
+    return User.objects.filter(email=email).first()
+
+
+async def _afind_user(email: str) -> User | None:
+    return await User.objects.filter(email=email).afirst()
+
+
+def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
+    """The one core of `authenticate` / `aauthenticate` (see authsite.kit.twins)."""
+    limits = throttling.limits_for(attempt.email, attempt.ip)
+    # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
+    yield twins.Io(throttling.acquire, throttling.aacquire, (limits,))
+    try:
+        user = yield twins.Io(_find_user, _afind_user, (attempt.email,))
+        if user is None:
+            yield twins.Io(passwords.dummy_verify_in_pool, passwords.adummy_verify, (password,))
+            ok = False
+        else:
+            result = yield twins.Io(passwords.verify_in_pool, passwords.averify, (password, user.password))
+            ok = result.valid and user.is_active
+            if ok and result.upgraded_hash:
+                yield twins.Io(_store_upgrade, _astore_upgrade, (user, result.upgraded_hash))
+    except BaseException:
+        # Not a wrong guess (pool full, database down, client gone): give the slot back.
+        yield twins.Io(throttling.release, throttling.arelease, (limits,))
+        raise
+    if not ok or user is None:
+        raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
+    yield twins.Io(throttling.release, throttling.arelease,
+                   (limits, [throttling.account_ip_key(attempt.email, attempt.ip)]))
+    return user
+
+
 @metrics.count_outcomes(metrics.LOGIN_OUTCOMES, "login")
 async def aauthenticate(attempt: Attempt, password: str) -> User:
     """Return the user whose email and password match, or raise InvalidCredentials.
@@ -96,27 +131,16 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
     """
     # A full pool refuses before any I/O: under a flood the 503 must cost next to nothing.
     passwords.get_pool().ensure_room()
-    limits = throttling.limits_for(attempt.email, attempt.ip)
-    # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
-    await throttling.aacquire(limits)
-    try:
-        user = await User.objects.filter(email=attempt.email).afirst()
-        if user is None:
-            await passwords.adummy_verify(password)
-            ok = False
-        else:
-            result = await passwords.averify(password, user.password)
-            ok = result.valid and user.is_active
-            if ok and result.upgraded_hash:
-                await _astore_upgrade(user, result.upgraded_hash)
-    except BaseException:
-        # Not a wrong guess (pool full, database down, client gone): give the slot back.
-        await throttling.arelease(limits)
-        raise
-    if not ok or user is None:
-        raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
-    await throttling.arelease(limits, forget=[throttling.account_ip_key(attempt.email, attempt.ip)])
-    return user
+    return await twins.arun(_authenticate(attempt, password))
+
+
+def authenticate(attempt: Attempt, password: str) -> User:
+    """Synchronous twin of `aauthenticate` for sync callers (the admin's login backend).
+
+    Same throttles and hashing rules; the hashing still runs in the bounded pool, this thread
+    waits for it. Leaves `last_login` to django.contrib.auth.login.
+    """
+    return twins.run(_authenticate(attempt, password))
 
 
 def record_login(user_id: int, when: datetime, expected_password: str) -> bool:
@@ -126,34 +150,6 @@ def record_login(user_id: int, when: datetime, expected_password: str) -> bool:
     afterwards (accounts.profiles.forget)."""
     return bool(User.objects.filter(pk=user_id, password=expected_password, is_active=True)
                 .update(last_login=when))
-
-
-def authenticate(attempt: Attempt, password: str) -> User:
-    """Synchronous twin of `aauthenticate` for sync callers (the admin's login backend).
-
-    Same throttles and hashing rules; the hashing still runs in the bounded pool, this thread
-    waits for it. Leaves `last_login` to django.contrib.auth.login.
-    """
-    limits = throttling.limits_for(attempt.email, attempt.ip)
-    throttling.acquire(limits)
-    pool = passwords.get_pool()
-    try:
-        user = User.objects.filter(email=attempt.email).first()
-        if user is None:
-            pool.submit(passwords.dummy_verify, password).result()
-            ok = False
-        else:
-            result = pool.submit(passwords.verify, password, user.password).result()
-            ok = result.valid and user.is_active
-            if ok and result.upgraded_hash:
-                _store_upgrade(user, result.upgraded_hash)
-    except BaseException:
-        throttling.release(limits)
-        raise
-    if not ok or user is None:
-        raise InvalidCredentials()
-    throttling.release(limits, forget=[throttling.account_ip_key(attempt.email, attempt.ip)])
-    return user
 
 
 def _store_upgrade(user: User, new_hash: str) -> None:

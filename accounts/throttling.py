@@ -1,4 +1,4 @@
-"""Failed-login throttling (CONTRACT §1): per account+IP, per account, per IP; signups per IP.
+"""Failed-login throttling: per account+IP, per account, per IP; signups per IP.
 
 Counters are fixed windows in the shared store: Redis when available, else the database (so
 every worker process and machine sees the same counts). An attempt *acquires* a slot before any
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,9 +27,8 @@ from django.utils import timezone
 
 from accounts.exceptions import TooManyAttempts
 from accounts.models import ThrottleCounter
-from authsite import stores
+from authsite.kit import stores
 
-logger = logging.getLogger(__name__)
 PREFIX = "thr:"
 
 
@@ -211,82 +209,67 @@ def _db_clear(keys: Sequence[str], prefixes: Sequence[str] = ()) -> int:
     return deleted
 
 
-def _redis_failed() -> None:
-    stores.mark_down()
-    logger.warning("redis unavailable for throttling; using the database")
+# --- Public API: async for the API views, sync twins for the admin and commands. Each twin
+# runs the same script or the same database function; only the way of waiting differs. ---
+
+def _raise_if_full(wait: int) -> None:
+    if wait:
+        raise TooManyAttempts(wait)
 
 
-# --- Public API (async for the API views, sync twins for the admin and commands) ---
+def _acquired(wait_ms: int) -> int:
+    return _seconds(wait_ms) if wait_ms else 0
+
+
+def _acquire_on(client: object, limits: Sequence[Limit]) -> object:
+    keys, args = _acquire_args(limits)
+    return client.register_script(_ACQUIRE)(keys=keys, args=args)  # type: ignore[attr-defined]
+
+
+def _release_on(client: object, limits: Sequence[Limit], forget: Sequence[str]) -> object:
+    keys, args = _release_args(limits, forget)
+    return client.register_script(_RELEASE)(keys=keys, args=args)  # type: ignore[attr-defined]
+
 
 async def aacquire(limits: Sequence[Limit]) -> None:
     """Count this attempt against every limit, or raise TooManyAttempts (counting nothing)
     when one is already reached."""
     if not limits:
         return
-    client = stores.aclient()
-    if client is not None:
-        try:
-            keys, args = _acquire_args(limits)
-            wait = int(await client.register_script(_ACQUIRE)(keys=keys, args=args))
-        except stores.RedisError:
-            _redis_failed()
-        else:
-            if wait:
-                raise TooManyAttempts(_seconds(wait))
-            return
-    wait = await sync_to_async(_db_acquire)(limits)
-    if wait:
-        raise TooManyAttempts(wait)
+
+    async def on_redis(client: object) -> int:
+        return _acquired(int(await _acquire_on(client, limits)))  # type: ignore[misc]
+
+    _raise_if_full(await stores.acall(on_redis, sync_to_async(lambda: _db_acquire(limits)), what="throttling"))
 
 
 def acquire(limits: Sequence[Limit]) -> None:
     """Synchronous twin of `aacquire`."""
     if not limits:
         return
-    client = stores.client()
-    if client is not None:
-        try:
-            keys, args = _acquire_args(limits)
-            wait = int(client.register_script(_ACQUIRE)(keys=keys, args=args))
-        except stores.RedisError:
-            _redis_failed()
-        else:
-            if wait:
-                raise TooManyAttempts(_seconds(wait))
-            return
-    wait = _db_acquire(limits)
-    if wait:
-        raise TooManyAttempts(wait)
+    _raise_if_full(stores.call(lambda client: _acquired(int(_acquire_on(client, limits))),  # type: ignore[call-overload]
+                               lambda: _db_acquire(limits), what="throttling"))
 
 
 async def arelease(limits: Sequence[Limit], forget: Sequence[str] = ()) -> None:
     """Un-count an acquired attempt that was not a failure; delete the `forget` counters."""
-    if not limits and not forget:
-        return
-    client = stores.aclient()
-    if client is not None:
-        try:
-            keys, args = _release_args(limits, forget)
-            await client.register_script(_RELEASE)(keys=keys, args=args)
-            return
-        except stores.RedisError:
-            _redis_failed()
-    await sync_to_async(_db_release)(limits, forget)
+    if limits or forget:
+        await stores.acall(lambda client: _release_on(client, limits, forget),  # type: ignore[arg-type,return-value]
+                           sync_to_async(lambda: _db_release(limits, forget)), what="throttling")
 
 
 def release(limits: Sequence[Limit], forget: Sequence[str] = ()) -> None:
     """Synchronous twin of `arelease`."""
-    if not limits and not forget:
-        return
-    client = stores.client()
-    if client is not None:
-        try:
-            keys, args = _release_args(limits, forget)
-            client.register_script(_RELEASE)(keys=keys, args=args)
-            return
-        except stores.RedisError:
-            _redis_failed()
-    _db_release(limits, forget)
+    if limits or forget:
+        stores.call(lambda client: _release_on(client, limits, forget), lambda: _db_release(limits, forget),
+                    what="throttling")
+
+
+def _scan_and_delete(client: object, keys: Sequence[str], prefixes: Sequence[str]) -> int:
+    found = list(keys)
+    for prefix in prefixes:
+        found += [k.decode() for k in client.scan_iter(match=f"{prefix}*", count=500)]  # type: ignore[attr-defined]
+    return int(client.delete(*found)) if found else 0  # type: ignore[attr-defined]
 
 
 def clear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:
@@ -294,17 +277,7 @@ def clear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:
     Redis and in the database (counts written there during a Redis outage, too). Returns how
     many counters existed."""
     prefixes = list(prefixes)
-    removed = 0
-    client = stores.client()
-    if client is not None:
-        try:
-            found = list(keys)
-            for prefix in prefixes:
-                found += [k.decode() for k in client.scan_iter(match=f"{prefix}*", count=500)]
-            if found:
-                removed += int(client.delete(*found))
-        except stores.RedisError:
-            _redis_failed()
+    removed = stores.call(lambda client: _scan_and_delete(client, keys, prefixes), lambda: 0, what="throttling")
     return removed + _db_clear(keys, prefixes)
 
 

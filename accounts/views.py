@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from accounts import profiles, services
-from authsite.errors import api_endpoint
-from authsite.http import client_ip, json_response, no_content, read_json_object, string_fields
+from authsite.kit.errors import api_endpoint
+from authsite.kit.http import client_ip, json_response, no_content, read_json_object, string_fields
 
 
 @api_endpoint("POST")

@@ -10,27 +10,23 @@ import os
 from typing import Any
 
 import orjson
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authsite.settings")
-
-from django.conf import settings  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.conf import settings
+from django.core.asgi import get_asgi_application
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authsite.settings")
 django_application = get_asgi_application()
 
-_TOO_LARGE = orjson.dumps({"error": "payload_too_large",
-                           "message": f"Request body exceeds {settings.API_MAX_BODY_BYTES} bytes."})
 
-
-async def _refuse(send: Any) -> None:
+async def _refuse(send: Any, limit: int) -> None:
+    body = orjson.dumps({"error": "payload_too_large", "message": f"Request body exceeds {limit} bytes."})
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(_TOO_LARGE)).encode()),
+                            (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def application(scope: Scope, receive: Any, send: Any) -> None:
@@ -45,7 +41,7 @@ async def application(scope: Scope, receive: Any, send: Any) -> None:
             except ValueError:
                 declared = limit + 1
             if declared > limit:
-                await _refuse(send)
+                await _refuse(send, limit)
                 return
     # Read the (small) body here, so a chunked upload cannot stream past the limit either.
     chunks: list[bytes] = []
@@ -57,7 +53,7 @@ async def application(scope: Scope, receive: Any, send: Any) -> None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            await _refuse(send)
+            await _refuse(send, limit)
             return
         chunks.append(chunk)
         if not message.get("more_body", False):

@@ -1,108 +1,26 @@
-"""The one place where errors become HTTP responses.
+"""The table that maps every domain exception to its HTTP answer (settings.API_ERROR_TABLE).
 
-Every error body has the contract's shape: {"error": CODE, "message": TEXT} plus "fields" for
-validation errors. Domain exceptions stay HTTP-free in their apps; this table maps them.
+Domain exceptions stay HTTP-free in their apps; `authsite.kit.errors.response_for` reads this table.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from dataclasses import dataclass, field
-
-from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
-from django.utils.module_loading import import_string
-
 from accounts import exceptions as acc
-from authsite.http import json_response
+from authsite.kit.errors import ErrorSpec
+from authsite.kit.exceptions import ValidationFailed
 from tokens import exceptions as tok
 
-logger = logging.getLogger("authsite.errors")
-
 BEARER_CHALLENGE = 'Bearer error="invalid_token"'
+_INVALID_TOKEN = ErrorSpec(401, "invalid_token", "The token is missing, invalid or expired.",
+                           {"WWW-Authenticate": BEARER_CHALLENGE})
 
-
-@dataclass(frozen=True)
-class ErrorSpec:
-    status: int
-    code: str
-    message: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-_SPECS: dict[type[Exception], ErrorSpec] = {
-    acc.ValidationFailed: ErrorSpec(400, "validation_error", "Invalid input."),
+ERRORS: dict[type[Exception], ErrorSpec] = {
+    ValidationFailed: ErrorSpec(400, "validation_error", "Invalid input."),
     acc.EmailTaken: ErrorSpec(409, "email_taken", "An account with this email already exists."),
     acc.InvalidCredentials: ErrorSpec(401, "invalid_credentials", "Invalid email or password."),
     acc.TooManyAttempts: ErrorSpec(429, "too_many_attempts", "Too many attempts. Try again later."),
     acc.Overloaded: ErrorSpec(503, "overloaded", "The service is busy. Try again shortly."),
-    tok.InvalidToken: ErrorSpec(401, "invalid_token", "The token is missing, invalid or expired.",
-                                {"WWW-Authenticate": BEARER_CHALLENGE}),
-    acc.AccountUnavailable: ErrorSpec(401, "invalid_token", "The token is missing, invalid or expired.",
-                                      {"WWW-Authenticate": BEARER_CHALLENGE}),
+    acc.AccountUnavailable: _INVALID_TOKEN,
+    tok.InvalidToken: _INVALID_TOKEN,
     tok.SessionNotFound: ErrorSpec(404, "not_found", "No such session."),
 }
-
-
-def error_body(code: str, message: str, fields: dict[str, list[str]] | None = None) -> dict[str, object]:
-    body: dict[str, object] = {"error": code, "message": message}
-    if fields:
-        body["fields"] = fields
-    return body
-
-
-def error_response(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-                   fields: dict[str, list[str]] | None = None) -> HttpResponse:
-    return json_response(error_body(code, message, fields), status=status, headers=headers)
-
-
-def response_for(exc: Exception) -> HttpResponse:
-    """Map any exception raised by a view to the contract's error response."""
-    for klass in type(exc).__mro__:
-        spec = _SPECS.get(klass)
-        if spec is not None:
-            break
-    else:
-        if isinstance(exc, (OperationalError, InterfaceError)):
-            # The database is unreachable or restarting: a clean, retryable refusal.
-            logger.warning("database unavailable: %s", type(exc).__name__)
-            return error_response(503, "unavailable", "A dependency is unavailable. Try again shortly.",
-                                  headers={"Retry-After": "1"})
-        logger.exception("unhandled error")
-        return error_response(500, "internal_error", "Internal server error.")
-    headers = dict(spec.headers)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    message = spec.message
-    fields = None
-    if isinstance(exc, acc.ValidationFailed):
-        message, fields = exc.message, exc.fields
-    return error_response(spec.status, spec.code, message, headers=headers, fields=fields)
-
-
-def api_endpoint(*methods: str, authenticated: bool = False):  # type: ignore[no-untyped-def]
-    """Decorate an async JSON view: allowed methods, every error in the contract's shape, and
-    with `authenticated`, the caller's credentials checked by settings.API_AUTHENTICATOR
-    (which sets `request.auth`) before the view runs."""
-    allowed = {m.upper() for m in methods}
-
-    def decorate(view):  # type: ignore[no-untyped-def]
-        @functools.wraps(view)
-        async def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-            if request.method not in allowed:
-                return error_response(405, "method_not_allowed", "Method not allowed.",
-                                      headers={"Allow": ", ".join(sorted(allowed))})
-            try:
-                if authenticated:
-                    await import_string(settings.API_AUTHENTICATOR)(request)
-                return await view(request, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - every error becomes a contract response
-                return response_for(exc)
-
-        wrapper.csrf_exempt = True  # type: ignore[attr-defined]  # token API, no cookies
-        return wrapper
-
-    return decorate

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the HTTP API (CONTRACT.md §2), served at /api/v1/schema."""
+"""The OpenAPI 3.1 document of the HTTP API, served at /api/v1/schema (built once per settings)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 JSON = "application/json"
 
@@ -136,3 +137,10 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _rebuild(**kwargs: object) -> None:
+    document.cache_clear()
+
+
+setting_changed.connect(_rebuild)

@@ -9,10 +9,11 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
-from authsite import openapi, stores
+from authsite import openapi
 from authsite.celery import app as celery_app
-from authsite.errors import api_endpoint, error_body, error_response
-from authsite.http import json_response
+from authsite.kit import stores
+from authsite.kit.errors import api_endpoint, error_body, error_response
+from authsite.kit.http import json_response
 
 logger = logging.getLogger(__name__)
 CHECK_TIMEOUT = 2.0

@@ -1,6 +1,7 @@
 """Django settings for authsite.
 
-Every knob comes from the environment (CONTRACT.md §1); this is the only module that reads it.
+Every knob comes from the environment (the README's configuration table, docs/contract.md); this
+is the only module that reads it.
 Unset variables fall back to embedded defaults that need no server: a SQLite database, the
 database as the shared revocation/throttle store, and a filesystem Celery broker.
 """
@@ -36,6 +37,16 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    """`1` on, `0` off, unset the default."""
+    raw = _env(name)
+    if not raw:
+        return default
+    if raw not in ("0", "1"):
+        raise ImproperlyConfigured(f"{name} must be 0 or 1, got {raw!r}")
+    return raw == "1"
 
 
 def _env_rate(name: str, default: str) -> tuple[int, int]:
@@ -86,19 +97,20 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "authsite.apps.AuthsiteConfig",
+    "authsite.kit.apps.KitConfig",
     "accounts",
     "tokens",
 ]
 
 # API paths run only natively-async middleware: every MiddlewareMixin costs a thread hop per
-# request under ASGI (PERF-NOTES). Browser pages (admin) get the classic stack via BrowserOnly.
+# request under ASGI. Browser pages (admin) get the classic stack via BrowserOnly.
 MIDDLEWARE = [
-    "authsite.middleware.RequestContextMiddleware",
-    "authsite.middleware.BrowserOnlyMiddleware",
+    "authsite.kit.middleware.RequestContextMiddleware",
+    "authsite.kit.middleware.BrowserOnlyMiddleware",
 ]
 BROWSER_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "authsite.kit.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,14 +118,16 @@ BROWSER_MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-# Django's own checks look for these in MIDDLEWARE; authsite.checks checks BROWSER_MIDDLEWARE.
+# Django's own checks look for these in MIDDLEWARE; authsite.kit.checks checks BROWSER_MIDDLEWARE.
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002",
                           "security.W003"]
 # Path prefixes served without the browser middleware.
 API_PATH_PREFIXES = ("/api/", "/.well-known/", "/healthz", "/readyz", "/metrics")
 API_MAX_BODY_BYTES = 16 * 1024
 # Checks the credentials of `authenticated=True` API views and sets request.auth.
-API_AUTHENTICATOR = "tokens.auth.authenticate"
+API_AUTHENTICATOR = "tokens.auth.aauthenticate"
+# Maps exception classes to HTTP answers (authsite.kit.errors.response_for).
+API_ERROR_TABLE = "authsite.errors.ERRORS"
 
 ROOT_URLCONF = "authsite.urls"
 ASGI_APPLICATION = "authsite.asgi.application"
@@ -139,7 +153,7 @@ else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "authsite.sqlite3")}
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI every ORM call may run on a different thread, so CONN_MAX_AGE cannot keep
-    # connections; the pool can (PERF-NOTES: /me 3x faster with it).
+    # connections; the pool can.
     _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 8, "timeout": 5}
     _db["OPTIONS"].setdefault("connect_timeout", 5)
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -190,7 +204,7 @@ ARGON2_MEMORY_COST = _env_int("ARGON2_MEMORY_COST", 19456, minimum=8)
 ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1, minimum=1)
 HASH_WORKERS = _env_int("HASH_WORKERS", _cpus(), minimum=1)
 HASH_QUEUE_LIMIT = _env_int("HASH_QUEUE_LIMIT", 4 * HASH_WORKERS, minimum=0)
-# Nice value of hashing threads: keeps the event loop thread ahead of them (PERF-NOTES).
+# Nice value of hashing threads: keeps the event loop thread ahead of them.
 HASH_THREAD_NICE = 10
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 1024
@@ -242,8 +256,9 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 # Production (a database or Redis configured, DEBUG off) is served over HTTPS: browser pages
 # redirect there, and HTTPS responses carry HSTS (API ones via RequestContextMiddleware).
-# The embedded single-machine mode keeps plain http://127.0.0.1 usable.
-SECURE_SSL_REDIRECT = not (DEBUG or EMBEDDED)
+# The embedded single-machine mode keeps plain http://127.0.0.1 usable, and so does
+# DJANGO_SECURE_SSL_REDIRECT=0 (a stack on localhost with no TLS in front, as docker-compose.yml).
+SECURE_SSL_REDIRECT = _env_flag("DJANGO_SECURE_SSL_REDIRECT", not (DEBUG or EMBEDDED))
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -260,11 +275,19 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# `manage.py collectstatic` (run by the Docker build) writes content-hashed, compressed copies
+# here, cached by browsers for a year; until it runs, files are served from the apps' folders.
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "authsite.kit.staticfiles.StaticStorage"},
+}
+WHITENOISE_USE_FINDERS = True
 
 # --- Metrics: prometheus-client multiprocess mode (every worker writes, /metrics sums) ---
 # prometheus_client reads this variable when it is first imported, so it is exported here,
-# before any module of ours imports it (authsite.metrics loads settings first).
+# before any module of ours imports it (the kit's metrics plumbing runs after settings load).
 PROMETHEUS_MULTIPROC_DIR = Path(_env("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics")))
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
@@ -275,14 +298,16 @@ METRICS_REFRESH_SECONDS = 60
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "authsite.logging.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "authsite.kit.logging.RequestIdFilter"}},
     "formatters": {
-        "plain": {"()": "authsite.logging.PlainFormatter",
+        "plain": {"()": "authsite.kit.logging.PlainFormatter",
                   "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "authsite.logging.JsonFormatter"},
+        "json": {"()": "authsite.kit.logging.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain" if DEBUG else "json",
                              "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": "INFO" if not DEBUG else "DEBUG"},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # django.request logs every 4xx answer as a WARNING; those are expected answers (a wrong password, a
+    # bad token), so only 5xx (ERROR) reach the log.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
 }

@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import path
 
 from accounts import views as accounts
-from authsite import metrics, ops
+from authsite import ops
+from authsite.kit import metrics
 from tokens import views as tokens
 
 api = "api/v1/auth/"

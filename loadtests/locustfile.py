@@ -81,6 +81,10 @@ class AuthClient(FastHttpUser):
             r.failure(f"login {r.status_code}")
             return False
 
+    def login_seeded(self) -> bool:
+        """Log in as a random seeded user."""
+        return self.login(_seeded_email(self.environment), _seed_password(self.environment))
+
     def signup(self) -> None:
         email = f"storm-{uuid.uuid4().hex[:12]}-{next(_serial)}@example.com"
         with self.client.post(f"{API}/signup", json={"email": email, "password": SIGNUP_PASSWORD}, name="signup",
@@ -105,7 +109,7 @@ class AuthClient(FastHttpUser):
                     r.success()
                     return
                 r.failure(f"refresh {r.status_code}")
-        self.login(_seeded_email(self.environment), _seed_password(self.environment))
+        self.login_seeded()
 
     def me(self) -> None:
         self.ensure_fresh_token()
@@ -129,16 +133,22 @@ class LoginUser(AuthClient):
 
     @task
     def login_task(self) -> None:
-        self.login(_seeded_email(self.environment), _seed_password(self.environment))
+        self.login_seeded()
 
 
-class BrowsingUser(AuthClient):
+class SignedInUser(AuthClient):
+    """Logs in as a seeded user when it starts."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        self.login_seeded()
+
+
+class BrowsingUser(SignedInUser):
     """A logged-in client app: /me mostly, refreshes before its access token expires."""
 
     wait_time = between(0.05, 0.2)
-
-    def on_start(self) -> None:
-        self.login(_seeded_email(self.environment), _seed_password(self.environment))
 
     @task(20)
     def me_task(self) -> None:
@@ -150,13 +160,10 @@ class BrowsingUser(AuthClient):
         self.client.get(f"{API}/sessions", headers=self.auth_headers(), name="sessions")
 
 
-class MixedUser(AuthClient):
+class MixedUser(SignedInUser):
     """A realistic blend of browsing, logins, signups, failures and logouts."""
 
     wait_time = between(0.1, 0.5)
-
-    def on_start(self) -> None:
-        self.login(_seeded_email(self.environment), _seed_password(self.environment))
 
     @task(30)
     def me_task(self) -> None:
@@ -164,7 +171,7 @@ class MixedUser(AuthClient):
 
     @task(3)
     def login_task(self) -> None:
-        self.login(_seeded_email(self.environment), _seed_password(self.environment))
+        self.login_seeded()
 
     @tag("failure")
     @task(1)
@@ -192,7 +199,7 @@ class MixedUser(AuthClient):
             else:
                 r.failure(f"logout {r.status_code}")
         self.access_token = self.refresh_token = None
-        self.login(_seeded_email(self.environment), _seed_password(self.environment))
+        self.login_seeded()
 
     @task(2)
     def health(self) -> None:

@@ -27,14 +27,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 @pytest.fixture(autouse=True)
 def _clean_shared_state() -> None:
     """Every test starts with an empty Redis db, fresh key ring and token cache."""
-    from authsite import stores
+    from authsite.kit import stores
     from tokens import keys, revocation, services
 
     stores.mark_up()
     client = stores.client()
     if client is not None:
         client.flushdb()
-    keys.ring.invalidate()
-    keys.ring._public.clear()
+    keys.ring.reset()
     services.verified_cache.clear()
-    revocation._state["resync"] = False
+    revocation.reset()

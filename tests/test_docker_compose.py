@@ -1,4 +1,4 @@
-"""docker-compose.yml and the Dockerfile agree with the settings and the contract (no Docker
+"""docker-compose.yml and the Dockerfile agree with the settings and docs/contract.md (no Docker
 engine runs here, so the files are checked as data)."""
 
 from __future__ import annotations
@@ -11,25 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.test_docs import settings_env_names
+
 ROOT = Path(__file__).resolve().parents[1]
 APP_SERVICES = {"migrate", "web", "worker", "beat"}
-# CONTRACT.md §1: the only configuration the service reads.
-CONTRACT_VARS = {
-    "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SECRET_KEY", "DJANGO_DEBUG", "DJANGO_ALLOWED_HOSTS",
-    "WEB_CONCURRENCY", "ARGON2_TIME_COST", "ARGON2_MEMORY_COST", "ARGON2_PARALLELISM", "HASH_WORKERS",
-    "HASH_QUEUE_LIMIT", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL", "JWT_ISSUER", "JWT_AUDIENCE",
-    "THROTTLE_ACCOUNT_IP", "THROTTLE_ACCOUNT", "THROTTLE_IP", "TRUSTED_PROXY_COUNT",
-}
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-
-
-def settings_env_names() -> set[str]:
-    source = (ROOT / "authsite" / "settings.py").read_text()
-    return set(re.findall(r"_env(?:_int|_rate)?\(\s*\"([A-Z0-9_]+)\"", source))
 
 
 def command(service: dict[str, Any]) -> list[str]:
@@ -66,11 +56,10 @@ def test_commands_are_the_contract_processes(compose: dict[str, Any]) -> None:
 
 def test_environment_uses_only_variables_the_settings_read(compose: dict[str, Any]) -> None:
     read = settings_env_names()
-    assert CONTRACT_VARS <= read, CONTRACT_VARS - read  # the parser of settings.py still finds them all
     for name in APP_SERVICES:
         env = compose["services"][name]["environment"]
         assert isinstance(env, dict)
-        assert set(env) <= CONTRACT_VARS, set(env) - CONTRACT_VARS
+        assert set(env) <= read, set(env) - read
         assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY"} <= set(env)
         assert env["DATABASE_URL"].startswith("postgres://") and "@db:" in env["DATABASE_URL"]
         assert env["REDIS_URL"].startswith("redis://redis:")
@@ -104,3 +93,25 @@ def test_readme_documents_every_variable_and_command_compose_uses(compose: dict[
     assert "docker compose up" in readme
     assert "python -m authsite.serve" in readme
     assert "celery -A authsite worker" in readme or "`worker`" in readme
+
+
+def test_the_stack_serves_plain_http_on_localhost(compose: dict[str, Any]) -> None:
+    # No TLS proxy stands in front of `web`: the admin must not redirect to https by default.
+    for name in APP_SERVICES:
+        assert compose["services"][name]["environment"]["DJANGO_SECURE_SSL_REDIRECT"] \
+            == "${DJANGO_SECURE_SSL_REDIRECT:-0}"
+    published = compose["services"]["web"]["ports"]
+    assert all(port.startswith("127.0.0.1:") for port in published)  # localhost only
+    # The choice is explained right above it.
+    lines = (ROOT / "docker-compose.yml").read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("DJANGO_SECURE_SSL_REDIRECT:"))
+    assert lines[at - 1].strip().startswith("#") and "TLS" in " ".join(lines[at - 3:at])
+
+
+def test_the_image_collects_static_files_at_build() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    run_lines = [line for line in dockerfile.splitlines() if "collectstatic" in line]
+    assert run_lines and "--noinput" in run_lines[0]
+    # Collected before the image drops root, by the copy of the code the image runs.
+    assert dockerfile.index("COPY . .") < dockerfile.index("collectstatic") < dockerfile.index("USER authsite")
+    assert "whitenoise==" in (ROOT / "requirements.txt").read_text()

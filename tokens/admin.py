@@ -54,5 +54,5 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate: retire the active key and create a new one")
     def rotate(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
-        row = keys.rotate()
+        row = keys.rotate_signing_key()
         self.message_user(request, f"New active key {row.kid}; earlier tokens stay valid.", messages.SUCCESS)

@@ -16,7 +16,7 @@ def bearer_token(request: HttpRequest) -> str:
     return token.strip()
 
 
-async def authenticate(request: HttpRequest) -> AccessClaims:
+async def aauthenticate(request: HttpRequest) -> AccessClaims:
     """Require a valid, unrevoked access token; set and return `request.auth`."""
     claims = await aauthenticate_access(bearer_token(request))
     request.auth = claims  # type: ignore[attr-defined]

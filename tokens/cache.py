@@ -12,13 +12,20 @@ import hashlib
 import time
 from typing import Any
 
+from django.conf import settings
+
 
 class VerifiedTokenCache:
     """A bounded in-process map digest -> verified claims (FIFO eviction)."""
 
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
+    def __init__(self, max_entries: int | None = None):
+        self._max_entries = max_entries
         self._entries: dict[bytes, tuple[float, dict[str, Any]]] = {}
+
+    @property
+    def max_entries(self) -> int:
+        """The bound given, or settings.VERIFIED_TOKEN_CACHE_SIZE read now."""
+        return settings.VERIFIED_TOKEN_CACHE_SIZE if self._max_entries is None else self._max_entries
 
     @staticmethod
     def key(token: str) -> bytes:
@@ -36,9 +43,10 @@ class VerifiedTokenCache:
         return claims
 
     def put(self, token: str, claims: dict[str, Any]) -> None:
-        if self.max_entries <= 0:
+        limit = self.max_entries
+        if limit <= 0:
             return
-        if len(self._entries) >= self.max_entries:
+        while len(self._entries) >= limit:
             # Drop the oldest entry (dicts keep insertion order).
             self._entries.pop(next(iter(self._entries)), None)
         self._entries[self.key(token)] = (float(claims["exp"]), claims)

@@ -1,9 +1,11 @@
-"""Domain errors raised by token services; authsite.errors maps them to HTTP."""
+"""Domain errors raised by token services; the project's error table maps them to HTTP."""
 
 from __future__ import annotations
 
+from authsite.kit.exceptions import ServiceError
 
-class TokenError(Exception):
+
+class TokenError(ServiceError):
     """Base of every token error."""
 
 

@@ -74,7 +74,7 @@ def decrypt_private(row: SigningKey) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 
-def rotate() -> SigningKey:
+def rotate_signing_key() -> SigningKey:
     """Retire the active key (it stays in JWKS while its tokens can be valid) and activate a new one."""
     with transaction.atomic():
         now = timezone.now()
@@ -127,7 +127,8 @@ class ActiveKey:
 
 
 class KeyRing:
-    """Per-process cache of loaded key objects (PEM parsing per call costs ~40 µs).
+    """Per-process cache of loaded key objects, so that signing and verifying never decrypt or
+    parse a key per call.
 
     Public keys are kept with the moment they stop being trusted (retirement + grace; none for
     the active key) and the set is re-read every SIGNING_KEY_REFRESH_SECONDS, so a retired key
@@ -143,9 +144,16 @@ class KeyRing:
         self._public_loaded = 0.0
 
     def invalidate(self) -> None:
+        """Re-read the keys from the database on next use (known public keys are kept)."""
         with self._lock:
             self._active = None
             self._public_loaded = 0.0
+
+    def reset(self) -> None:
+        """Forget every loaded key, as in a new process."""
+        with self._lock:
+            self._active = None
+            self._public, self._public_loaded = {}, 0.0
 
     def _load_active(self) -> ActiveKey:
         row = ensure_active()

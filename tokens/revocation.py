@@ -21,7 +21,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from authsite import stores
+from authsite.kit import stores
 from tokens.models import Session
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ PENDING_RETRY_INTERVAL = 0.2
 _pending: set[str] = set()
 _pending_lock = threading.Lock()
 _retrier: list[threading.Thread] = []
+
+
+def reset() -> None:
+    """Forget that this process saw a Redis outage (as in a new process)."""
+    _state["resync"] = False
 
 
 def _key(sid: str) -> str:
@@ -181,10 +186,19 @@ def _retry_pending() -> None:
         logger.info("redis back: %d pending revocation(s) written", len(keys))
 
 
-def revoke_sessions(queryset_filter: dict[str, object], reason: str) -> list[str]:
-    """Revoke every live session matching the filter; return their ids."""
+def revoke_sessions(*, reason: str, user_id: int | None = None,
+                    session_ids: Iterable[object] | None = None) -> list[str]:
+    """Revoke every live session of `user_id`, or those of `session_ids` (of `user_id` only,
+    when both are given); return the ids revoked."""
+    if user_id is None and session_ids is None:
+        raise ValueError("revoke_sessions needs user_id or session_ids")
+    live = Session.objects.filter(revoked_at__isnull=True)
+    if user_id is not None:
+        live = live.filter(user_id=user_id)
+    if session_ids is not None:
+        live = live.filter(pk__in=list(session_ids))
     now = timezone.now()
-    ids = list(Session.objects.filter(revoked_at__isnull=True, **queryset_filter).values_list("pk", flat=True))
+    ids = list(live.values_list("pk", flat=True))
     if ids:
         Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=now, revoked_reason=reason[:32])
         publish(ids)

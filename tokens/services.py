@@ -19,8 +19,7 @@ from accounts import profiles
 from accounts.models import User
 from accounts.exceptions import InvalidCredentials
 from accounts.services import record_login
-from authsite import metrics
-from tokens import jwt, revocation
+from tokens import codec, metrics, revocation
 from tokens.cache import VerifiedTokenCache
 from tokens.exceptions import InvalidToken, SessionNotFound
 from tokens.keys import ActiveKey, ring
@@ -28,7 +27,7 @@ from tokens.models import RefreshToken, Session
 
 # No token of ours comes near this; anything longer is refused before any parsing.
 MAX_TOKEN_LENGTH = 4096
-verified_cache = VerifiedTokenCache(settings.VERIFIED_TOKEN_CACHE_SIZE)
+verified_cache = VerifiedTokenCache()
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def _sign_access(user_id: int, session_id: str, key: ActiveKey | None = None) ->
         "sid": session_id,
     }
     key = key or ring.signing_key()  # async callers pass the key: no database on the loop
-    return jwt.encode_access(claims, key.private, key.kid)
+    return codec.encode_access(claims, key.private, key.kid)
 
 
 # --- Issue ---
@@ -101,14 +100,8 @@ def _start_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
     return session, raw
 
 
-def issue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
-    """Start a session (token family) for `user` and return its first token pair."""
-    session, refresh = _start_session(user, ip, user_agent)
-    profiles.forget(user.pk)
-    return TokenPair(_sign_access(user.pk, str(session.pk)), refresh, settings.ACCESS_TOKEN_TTL)
-
-
 async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
+    """Start a session (token family) for `user` and return its first token pair."""
     session, refresh = await sync_to_async(_start_session)(user, ip, user_agent)
     await profiles.aforget(user.pk)  # /me shows last_login
     key = await ring.asigning_key()
@@ -124,12 +117,12 @@ async def aauthenticate_access(token: str) -> AccessClaims:
     claims = verified_cache.get(token)
     if claims is None:
         metrics.TOKEN_CACHE_MISSES.inc()
-        kid = jwt.unverified_kid(token)
+        kid = codec.unverified_kid(token)
         key = await ring.apublic_key(kid)
         if key is None:
             raise InvalidToken("unknown kid")
         metrics.SIGNATURE_VERIFICATIONS.inc()
-        claims = jwt.decode_access(token, key)
+        claims = codec.decode_access(token, key)
         verified_cache.put(token, claims)
     else:
         metrics.TOKEN_CACHE_HITS.inc()
@@ -144,11 +137,26 @@ async def aauthenticate_access(token: str) -> AccessClaims:
     return AccessClaims(user_id, claims["sid"], claims["jti"], claims["exp"], profile)
 
 
-# --- Rotate ---
+# --- Refresh (rotation of refresh tokens) ---
 
-def _rotate(refresh_token: str, ip: str, user_agent: str) -> tuple[int, str, str] | str:
-    """Use a refresh token once. Returns (user_id, session_id, new refresh) or the id of a
-    session to revoke because a used token was presented again."""
+@dataclass(frozen=True)
+class Rotated:
+    """A refresh token was used once: the session goes on with a new refresh token."""
+
+    user_id: int
+    session_id: str
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class Reused:
+    """An already used refresh token was presented again: its session must be revoked."""
+
+    session_id: str
+
+
+def _use_refresh_token(refresh_token: str, ip: str) -> Rotated | Reused:
+    """Use a refresh token once, replacing it with a new one in the same session."""
     now = timezone.now()
     with transaction.atomic():
         row = (RefreshToken.objects.select_for_update().select_related("session", "session__user")
@@ -157,7 +165,7 @@ def _rotate(refresh_token: str, ip: str, user_agent: str) -> tuple[int, str, str
             raise InvalidToken("unknown refresh")
         session = row.session
         if row.used_at is not None:
-            return str(session.pk)  # reuse: the family is compromised
+            return Reused(str(session.pk))  # the family is compromised
         if session.revoked_at is not None or row.expires_at <= now or not session.user.is_active:
             raise InvalidToken("refresh no longer valid")
         row.used_at = now
@@ -169,35 +177,37 @@ def _rotate(refresh_token: str, ip: str, user_agent: str) -> tuple[int, str, str
         if ip:
             session.ip = ip[:64]
         session.save(update_fields=["last_used_at", "expires_at", "ip"])
-        return session.user_id, str(session.pk), raw
+        return Rotated(session.user_id, str(session.pk), raw)
 
 
-def rotate(refresh_token: str, ip: str = "", user_agent: str = "") -> TokenPair:
+def refresh(refresh_token: str, ip: str = "") -> TokenPair:
+    """Exchange a refresh token for a new pair; a reused one revokes its whole session."""
     if not refresh_token or len(refresh_token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("shape")
-    outcome = _rotate(refresh_token, ip, user_agent)
-    if isinstance(outcome, str):
-        revocation.revoke_sessions({"pk": outcome}, "refresh_reuse")
+    outcome = _use_refresh_token(refresh_token, ip)
+    if isinstance(outcome, Reused):
+        revocation.revoke_sessions(session_ids=[outcome.session_id], reason="refresh_reuse")
         raise InvalidToken("refresh reuse")
-    user_id, session_id, raw = outcome
-    return TokenPair(_sign_access(user_id, session_id), raw, settings.ACCESS_TOKEN_TTL)
+    return TokenPair(_sign_access(outcome.user_id, outcome.session_id), outcome.refresh_token,
+                     settings.ACCESS_TOKEN_TTL)
 
 
-async def arotate(refresh_token: str, ip: str = "", user_agent: str = "") -> TokenPair:
+async def arefresh(refresh_token: str, ip: str = "") -> TokenPair:
+    """Async twin of `refresh`."""
     await ring.asigning_key()
-    return await sync_to_async(rotate)(refresh_token, ip, user_agent)
+    return await sync_to_async(refresh)(refresh_token, ip)
 
 
 # --- Revoke ---
 
 def logout(claims: AccessClaims, refresh_token: str | None = None) -> None:
     """End the caller's session, and the session of `refresh_token` if it is the caller's too."""
-    revocation.revoke_sessions({"pk": claims.session_id}, "logout")
+    revocation.revoke_sessions(session_ids=[claims.session_id], reason="logout")
     if refresh_token and len(refresh_token) <= MAX_TOKEN_LENGTH:
         other = (RefreshToken.objects.filter(token_hash=_digest(refresh_token), session__user_id=claims.user_id)
                  .values_list("session_id", flat=True).first())
         if other is not None:
-            revocation.revoke_sessions({"pk": other}, "logout")
+            revocation.revoke_sessions(session_ids=[other], reason="logout")
 
 
 async def alogout(claims: AccessClaims, refresh_token: str | None = None) -> None:
@@ -206,7 +216,7 @@ async def alogout(claims: AccessClaims, refresh_token: str | None = None) -> Non
 
 def revoke_user_sessions(user_id: int, reason: str) -> list[str]:
     """End every session of a user (logout-all, password change, deactivation, deletion)."""
-    return revocation.revoke_sessions({"user_id": user_id}, reason)
+    return revocation.revoke_sessions(user_id=user_id, reason=reason)
 
 
 async def alogout_all(claims: AccessClaims) -> None:
@@ -219,10 +229,7 @@ def revoke_session(user_id: int | None, session_id: str, reason: str = "revoked"
         uuid.UUID(session_id)
     except ValueError as exc:
         raise SessionNotFound() from exc
-    filters: dict[str, object] = {"pk": session_id}
-    if user_id is not None:
-        filters["user_id"] = user_id
-    if not revocation.revoke_sessions(filters, reason):
+    if not revocation.revoke_sessions(session_ids=[session_id], user_id=user_id, reason=reason):
         raise SessionNotFound()
 
 

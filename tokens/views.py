@@ -6,8 +6,8 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from accounts import services as accounts
-from authsite.errors import api_endpoint
-from authsite.http import client_ip, json_response, no_content, read_json_object, string_fields
+from authsite.kit.errors import api_endpoint
+from authsite.kit.http import client_ip, json_response, no_content, read_json_object, string_fields
 from tokens import keys, services
 
 # Short: relying parties must pick up a rotated key quickly (and refetch on an unknown kid).
@@ -32,7 +32,7 @@ async def login(request: HttpRequest) -> HttpResponse:
 async def refresh(request: HttpRequest) -> HttpResponse:
     data = read_json_object(request)
     (token,) = string_fields(data, "refresh_token")
-    pair = await services.arotate(token, client_ip(request), _user_agent(request))
+    pair = await services.arefresh(token, client_ip(request))
     return json_response(pair.as_dict(), headers={"Cache-Control": "no-store"})
 
 

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from django.test import override_settings
 
-from authsite import stores
+from authsite.kit import stores
 from tests.support.client_api import api, hash_spy, tokens, user  # noqa: F401
 
 

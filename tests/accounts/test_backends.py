@@ -1,4 +1,5 @@
-"""Django admin login goes through accounts.backends.EmailBackend: the API's policy (issue 3)."""
+"""Django admin login goes through accounts.backends.EmailBackend: the same
+throttling, hashing cost and hash upgrade as the API's login."""
 
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ def test_upgrade_never_overwrites_a_hash_changed_meanwhile(
 
 
 @pytest.mark.django_db
-def test_authenticate_without_a_request_and_with_odd_input(staff: User) -> None:
+def test_authenticate_works_without_a_request_and_refuses_odd_input(staff: User) -> None:
     assert authenticate(None, username="BOSS@example.com", password=PASSWORD) == staff
     assert authenticate(None, email="boss@example.com", password=PASSWORD) == staff
     assert authenticate(None, username="boss@example.com", password="x" * 5000) is None  # never hashed

@@ -1,4 +1,4 @@
-"""Enumeration resistance (CONTRACT §3, issue 3): every login failure is the same response,
+"""Enumeration resistance: every login failure is the same response,
 byte for byte, and costs the same hashing work; signup reveals an email only through 409."""
 
 from __future__ import annotations

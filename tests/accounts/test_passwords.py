@@ -160,7 +160,7 @@ def test_ahash_makes_a_current_hash_on_a_pool_thread(hash_spy: HashSpy) -> None:
     assert hash_spy.encodes[0].startswith("argon2")
 
 
-def test_averify(hash_spy: HashSpy) -> None:
+def test_averify_checks_the_password_on_a_pool_thread(hash_spy: HashSpy) -> None:
     encoded = passwords.hash_password(PASSWORD)
     hash_spy.reset()
     ok = asyncio.run(passwords.averify(PASSWORD, encoded))
@@ -232,7 +232,7 @@ def test_async_api_refuses_at_once_when_the_pool_is_full(hash_spy: HashSpy) -> N
 
 # --- is_current ---
 
-def test_is_current() -> None:
+def test_only_hashes_at_the_current_argon2id_parameters_are_current() -> None:
     assert passwords.is_current(passwords.hash_password(PASSWORD))
     assert not passwords.is_current(argon2_hash(PASSWORD, time_cost=1, memory_cost=settings.ARGON2_MEMORY_COST))
     assert not passwords.is_current(argon2_hash(PASSWORD, time_cost=settings.ARGON2_TIME_COST, memory_cost=8192))

@@ -9,8 +9,9 @@ from django.test import Client
 from accounts import profiles
 from accounts.exceptions import AccountUnavailable
 from accounts.models import User
-from authsite import stores
+from authsite.kit import stores
 from tokens import services
+from tests.support.tokens import issue_pair
 
 PASSWORD = "correct horse battery staple"
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_unknown_or_inactive_user_is_unavailable(user: User) -> None:
 
 @pytest.mark.parametrize("how", ["save", "bulk_update"])
 def test_me_shows_a_changed_email_at_once(client: Client, user: User, how: str) -> None:
-    pair = services.issue_pair(user)
+    pair = issue_pair(user)
     assert me(client, pair.access_token)["email"] == "profile@example.com"  # cached now
     if how == "save":
         user.email = "renamed@example.com"
@@ -73,7 +74,7 @@ def test_me_shows_last_login_of_a_new_login(client: Client, user: User) -> None:
 
 
 def test_bulk_update_of_other_fields_keeps_sessions(user: User) -> None:
-    pair = services.issue_pair(user)
+    pair = issue_pair(user)
     User.objects.filter(pk=user.pk).update(is_staff=True)
     claims = async_to_sync(services.aauthenticate_access)(pair.access_token)
     assert claims.user_id == user.pk

@@ -187,7 +187,7 @@ def test_the_upgrade_writes_when_nothing_changed() -> None:
 
 def test_a_password_change_racing_a_login_upgrade_wins(api: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     """The hash changes between the login's verification and its upgrade: the change stays,
-    and the racing login is refused (it must not outlive a password change, CONTRACT §4)."""
+    and the racing login is refused (no login outlives a password change)."""
     user = User.objects.create(email="old@example.com", password=pbkdf2_hash(PASSWORD))
     replacement = passwords.hash_password(OTHER_PASSWORD)
     real_averify = passwords.averify
@@ -236,7 +236,7 @@ def test_achange_password_keeps_a_hash_changed_meanwhile(user: User, monkeypatch
         return result
 
     monkeypatch.setattr(passwords, "averify", averify_then_change)
-    from accounts.exceptions import ValidationFailed
+    from authsite.kit.exceptions import ValidationFailed
 
     with pytest.raises(ValidationFailed) as info:
         async_to_sync(services.achange_password)(user.pk, PASSWORD, OTHER_PASSWORD)

@@ -1,4 +1,4 @@
-"""Failed-login and signup throttling (CONTRACT §1, issue 3), on Redis and on the database."""
+"""Failed-login, signup and password-change throttling, on Redis and on the database."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from django.test import Client, override_settings
 
 from accounts import throttling
 from accounts.models import ThrottleCounter, User
-from authsite import stores
+from authsite.kit import stores
 from tests.support.argon2_spy import Argon2Spy, argon2_spy  # noqa: F401
+from tests.support.tokens import issue_pair
 
 PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "a brand new passphrase 42"
 WRONG = "wrong horse battery staple!"
 LOGIN = "/api/v1/auth/login"
 SIGNUP = "/api/v1/auth/signup"
@@ -109,7 +111,7 @@ def test_ip_limit_spans_accounts(client: Client, store: str) -> None:
 
 @pytest.mark.django_db
 @override_settings(THROTTLE_ACCOUNT_IP=OFF, THROTTLE_ACCOUNT=OFF, THROTTLE_IP=OFF)
-def test_zero_over_zero_disables(client: Client, store: str) -> None:
+def test_a_zero_limit_disables_throttling(client: Client, store: str) -> None:
     make_user()
     for _ in range(12):
         assert login(client, "victim@example.com", WRONG).status_code == 401
@@ -118,7 +120,7 @@ def test_zero_over_zero_disables(client: Client, store: str) -> None:
 
 @pytest.mark.django_db
 @override_settings(THROTTLE_ACCOUNT_IP=(2, 2), THROTTLE_ACCOUNT=OFF, THROTTLE_IP=OFF)
-def test_retry_after_is_truthful(client: Client, store: str) -> None:
+def test_login_succeeds_once_retry_after_has_passed(client: Client, store: str) -> None:
     make_user()
     for _ in range(2):
         assert login(client, "victim@example.com", WRONG).status_code == 401
@@ -219,6 +221,19 @@ def test_signup_is_throttled_per_ip(client: Client, store: str) -> None:
     assert not User.objects.filter(email="second@example.com").exists()
     assert signup("second@example.com", "10.0.0.2").status_code == 201
 
+
+# --- Password change ---
+
+@pytest.mark.django_db
+def test_password_change_with_wrong_current_passwords_is_throttled(  # type: ignore[no-untyped-def]
+        client: Client, user: User, settings) -> None:
+    settings.THROTTLE_ACCOUNT_IP = (2, 900)
+    pair = issue_pair(user)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {pair.access_token}"}
+    statuses = [client.post("/api/v1/auth/password", {"current_password": f"wrong guess number {i}",
+                                                       "new_password": NEW_PASSWORD},
+                            content_type="application/json", **auth).status_code for i in range(3)]
+    assert statuses == [400, 400, 429]
 
 def test_ipv6_addresses_of_one_64_share_counters() -> None:
     a, b = "2001:db8:1:2::1", "2001:db8:1:2:ffff::9"

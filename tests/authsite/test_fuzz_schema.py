@@ -25,7 +25,7 @@ from schemathesis.checks import (
 )
 
 from accounts.models import User
-from tokens import services
+from tests.support.tokens import issue_pair
 
 MAX_EXAMPLES = 25
 POSITIVE_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -47,7 +47,7 @@ def _fuzz(operation: Any, mode: GenerationMode, base: str, user: User, failures:
         if bearer:
             # A fresh session per case: logout / password change must not void the next case;
             # negative bodies then reach the parser instead of stopping at a 401.
-            headers = {"Authorization": f"Bearer {services.issue_pair(user).access_token}"}
+            headers = {"Authorization": f"Bearer {issue_pair(user).access_token}"}
         response = case.call(base_url=base, headers=headers, timeout=30)
         sent[0] += 1
         try:
@@ -67,7 +67,7 @@ def _fuzz(operation: Any, mode: GenerationMode, base: str, user: User, failures:
 
 
 @pytest.mark.server
-def test_fuzz_the_served_schema(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_fuzzed_requests_get_documented_answers_and_never_a_5xx(live_server_factory) -> None:  # type: ignore[no-untyped-def]
     user = User.objects.create_user("fuzz@example.com", "correct horse battery staple")
     # Throttling off: otherwise most fuzzed logins and signups would only ever see a 429.
     off = {"THROTTLE_IP": "0/0", "THROTTLE_ACCOUNT": "0/0", "THROTTLE_ACCOUNT_IP": "0/0"}

@@ -1,4 +1,4 @@
-"""Hostile request bodies on every JSON endpoint (issue 3): each is a clean 4xx in the contract's
+"""Hostile request bodies on every JSON endpoint: each is a clean 4xx in the contract's
 error shape, never a 500; bodies over API_MAX_BODY_BYTES are refused with 413 before parsing,
 through a real uvicorn (the guard lives in authsite/asgi.py, outside Django)."""
 
@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import User
-from tokens import services
+from tests.support.tokens import issue_pair
 
 PASSWORD = "correct horse battery staple"
 LIMIT = settings.API_MAX_BODY_BYTES
@@ -53,7 +53,7 @@ def user(db: None) -> User:
 
 @pytest.fixture
 def bearer(user: User) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {services.issue_pair(user).access_token}"}
+    return {"HTTP_AUTHORIZATION": f"Bearer {issue_pair(user).access_token}"}
 
 
 def post(client: Client, path: str, body: bytes | str, bearer: dict[str, str], needs_bearer: bool,
@@ -78,8 +78,8 @@ NOT_AN_OBJECT = [
 
 @pytest.mark.parametrize("path,needs_bearer", JSON_ENDPOINTS)
 @pytest.mark.parametrize("body", NOT_AN_OBJECT, ids=lambda b: b[:20])
-def test_malformed_or_non_object_json(client: Client, bearer: dict[str, str], path: str,
-                                      needs_bearer: bool, body: str) -> None:
+def test_malformed_or_non_object_json_is_a_validation_error(client: Client, bearer: dict[str, str], path: str,
+                                                            needs_bearer: bool, body: str) -> None:
     response = post(client, path, body, bearer, needs_bearer)
     assert assert_error_shape(response, 400)["error"] == "validation_error"
 
@@ -88,8 +88,8 @@ def test_malformed_or_non_object_json(client: Client, bearer: dict[str, str], pa
 @pytest.mark.parametrize("raw", [b'{"email": "\xff\xfe@example.com", "password": "x"}', b"\xc3\x28", b"\xed\xa0\x80",
                                  b'{"refresh_token": "\x80"}', b"\x00\x00\x00{", b"{\"a\":\"\x00\"}"],
                          ids=repr)
-def test_invalid_utf8_and_raw_control_bytes(client: Client, bearer: dict[str, str], path: str,
-                                            needs_bearer: bool, raw: bytes) -> None:
+def test_invalid_utf8_and_raw_control_bytes_are_a_validation_error(client: Client, bearer: dict[str, str], path: str,
+                                                                   needs_bearer: bool, raw: bytes) -> None:
     response = post(client, path, raw, bearer, needs_bearer)
     assert assert_error_shape(response, 400)["error"] == "validation_error"
 
@@ -97,8 +97,8 @@ def test_invalid_utf8_and_raw_control_bytes(client: Client, bearer: dict[str, st
 @pytest.mark.parametrize("path,needs_bearer", JSON_ENDPOINTS)
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
                                           "application/xml", "application/jsonp", "json", ""])
-def test_wrong_content_type(client: Client, bearer: dict[str, str], path: str, needs_bearer: bool,
-                            content_type: str) -> None:
+def test_a_wrong_content_type_is_a_validation_error(client: Client, bearer: dict[str, str], path: str,
+                                                    needs_bearer: bool, content_type: str) -> None:
     body = json.dumps({"email": "owner@example.com", "password": PASSWORD, "refresh_token": "x",
                        "current_password": PASSWORD, "new_password": "another long passphrase 42"})
     extra = bearer if needs_bearer else {}
@@ -146,8 +146,8 @@ HOSTILE_FIELDS = [(path, needs, body) for path, needs in JSON_ENDPOINTS for body
 
 @pytest.mark.parametrize("path,needs_bearer,body", HOSTILE_FIELDS,
                          ids=[f"{p.rsplit('/', 1)[1]}-{json.dumps(b)[:40]}" for p, _, b in HOSTILE_FIELDS])
-def test_hostile_field_values(client: Client, bearer: dict[str, str], path: str, needs_bearer: bool,
-                              body: dict[str, Any]) -> None:
+def test_hostile_field_values_are_a_clean_4xx(client: Client, bearer: dict[str, str], path: str, needs_bearer: bool,
+                                              body: dict[str, Any]) -> None:
     response = post(client, path, json.dumps(body), bearer, needs_bearer)
     result = assert_error_shape(response, (400, 401))
     if response.status_code == 400:
@@ -183,7 +183,8 @@ def test_huge_integer_and_extra_fields_are_not_a_crash(client: Client, user: Use
 
 @pytest.mark.parametrize("path,needs_bearer", ALL_POST_ENDPOINTS)
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
-def test_wrong_method(client: Client, bearer: dict[str, str], path: str, needs_bearer: bool, method: str) -> None:
+def test_a_wrong_method_is_405_naming_post(client: Client, bearer: dict[str, str], path: str, needs_bearer: bool,
+                                           method: str) -> None:
     response = client.generic(method, path, **(bearer if needs_bearer else {}))
     assert assert_error_shape(response, 405)["error"] == "method_not_allowed"
     assert "POST" in response.headers["Allow"]
@@ -191,7 +192,7 @@ def test_wrong_method(client: Client, bearer: dict[str, str], path: str, needs_b
 
 @pytest.mark.parametrize("session_id", ["not-a-uuid", "%00", "..%2F..%2Fetc%2Fpasswd", "' OR 1=1 --", "x" * 5000,
                                         "00000000-0000-0000-0000-000000000000"])
-def test_hostile_session_ids(client: Client, bearer: dict[str, str], session_id: str) -> None:
+def test_hostile_session_ids_are_404(client: Client, bearer: dict[str, str], session_id: str) -> None:
     response = client.delete(f"{A}/sessions/{session_id}", **bearer)
     assert_error_shape(response, 404)
 
@@ -239,9 +240,9 @@ def _chunked(payload: bytes, size: int = 4096) -> list[bytes]:
 
 
 @pytest.mark.server
-def test_body_size_limit_through_uvicorn(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_bodies_over_the_limit_are_413_through_uvicorn(live_server_factory) -> None:  # type: ignore[no-untyped-def]
     user = User.objects.create_user("size@example.com", PASSWORD)
-    token = services.issue_pair(user).access_token
+    token = issue_pair(user).access_token
     oversized = json.dumps({"email": "size@example.com", "password": PASSWORD, "pad": "x" * LIMIT}).encode()
     assert len(oversized) > LIMIT
     just_fits = json.dumps({"email": "size@example.com", "password": PASSWORD,

@@ -11,8 +11,8 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.test import Client
 
-from authsite.logging import JsonFormatter, RequestIdFilter, scrub
-from authsite.middleware import request_id
+from authsite.kit.logging import JsonFormatter, RequestIdFilter, scrub
+from authsite.kit.middleware import request_id
 
 PASSWORD = "correct horse battery staple"
 
@@ -42,7 +42,7 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 def test_production_settings_log_json(settings) -> None:  # type: ignore[no-untyped-def]
     assert settings.DEBUG is False
     handler = settings.LOGGING["handlers"]["console"]
-    assert settings.LOGGING["formatters"][handler["formatter"]]["()"] == "authsite.logging.JsonFormatter"
+    assert settings.LOGGING["formatters"][handler["formatter"]]["()"] == "authsite.kit.logging.JsonFormatter"
     assert handler["filters"] == ["request_id"]
 
 

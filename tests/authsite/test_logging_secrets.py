@@ -1,4 +1,4 @@
-"""No password, token or hash is ever written to logs or error bodies (issue 3)."""
+"""No password, token or hash is ever written to logs or error bodies."""
 
 from __future__ import annotations
 

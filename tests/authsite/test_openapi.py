@@ -14,8 +14,8 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 pytestmark = pytest.mark.django_db
 
-# CONTRACT.md §2: status codes each operation promises (400 applies to every JSON body).
-CONTRACT: dict[tuple[str, str], set[str]] = {
+# The status codes each operation promises (400 applies to every JSON body).
+PROMISED_STATUSES: dict[tuple[str, str], set[str]] = {
     ("post", "/api/v1/auth/signup"): {"201", "400", "409", "429", "503"},
     ("post", "/api/v1/auth/login"): {"200", "400", "401", "429", "503"},
     ("post", "/api/v1/auth/refresh"): {"200", "400", "401"},
@@ -91,8 +91,8 @@ def test_every_documented_path_is_routed(document: dict[str, Any]) -> None:
 
 def test_the_contracts_status_codes_are_documented(document: dict[str, Any]) -> None:
     ops = operations(document)
-    assert set(ops) == set(CONTRACT)
-    for key, codes in CONTRACT.items():
+    assert set(ops) == set(PROMISED_STATUSES)
+    for key, codes in PROMISED_STATUSES.items():
         documented = set(ops[key]["responses"])
         assert codes <= documented, (key, codes - documented)
 

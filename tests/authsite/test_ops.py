@@ -6,13 +6,13 @@ import httpx
 import pytest
 from django.test import Client, override_settings
 
-from authsite import stores
+from authsite.kit import stores
 from tests.support.client_api import assert_error
 
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz(api: Client) -> None:
+def test_healthz_answers_ok_in_json(api: Client) -> None:
     response = api.get("/healthz")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"

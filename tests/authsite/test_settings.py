@@ -1,5 +1,6 @@
-"""Production settings (issue 3): DEBUG off by default, `check --deploy` clean, secret key
-required, secure headers on API and admin responses."""
+"""Production settings: DEBUG off by default, `check --deploy` clean, secret key required, the
+HTTPS redirect a setting, secure headers on API and admin responses, only 5xx logged by
+django.request."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
+from django.urls import path
+
+from authsite.kit.errors import api_endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 PRINT_SETTINGS = (
@@ -40,7 +45,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path: Path) -> None:
 
 def test_deploy_check_covers_the_browser_middleware_settings() -> None:
     # SecurityMiddleware lives in BROWSER_MIDDLEWARE, so Django skips these checks; ours runs them.
-    from authsite.checks import browser_security
+    from authsite.kit.checks import browser_security
 
     assert browser_security() == []
     with override_settings(SECURE_HSTS_SECONDS=0, SECURE_SSL_REDIRECT=False, SECURE_CONTENT_TYPE_NOSNIFF=False,
@@ -55,6 +60,28 @@ def test_debug_is_off_by_default(tmp_path: Path) -> None:
     assert result.stdout.split()[:2] == ["False", "True"]  # DEBUG off, HTTPS redirect on
     assert run(["-c", PRINT_SETTINGS], tmp_path, DJANGO_DEBUG="1").stdout.split()[0] == "True"
     assert run(["-c", PRINT_SETTINGS], tmp_path, DJANGO_DEBUG="true").stdout.split()[0] == "False"
+
+
+@pytest.mark.parametrize(("env", "redirect"), [
+    ({"DJANGO_SECURE_SSL_REDIRECT": "0"}, "False"),  # production served over plain http (compose)
+    ({"DJANGO_SECURE_SSL_REDIRECT": "1"}, "True"),
+    ({"DJANGO_SECURE_SSL_REDIRECT": ""}, "True"),  # empty is unset: the production default
+], ids=["off", "on", "empty"])
+def test_the_https_redirect_is_a_setting(tmp_path: Path, env: dict[str, str], redirect: str) -> None:
+    result = run(["-c", PRINT_SETTINGS], tmp_path, **production_env(), **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["False", redirect]
+
+
+def test_the_https_redirect_can_be_asked_for_in_embedded_mode(tmp_path: Path) -> None:
+    assert run(["-c", PRINT_SETTINGS], tmp_path).stdout.split()[1] == "False"
+    assert run(["-c", PRINT_SETTINGS], tmp_path, DJANGO_SECURE_SSL_REDIRECT="1").stdout.split()[1] == "True"
+
+
+def test_a_malformed_redirect_flag_stops_the_process_with_its_name(tmp_path: Path) -> None:
+    result = run(["-c", PRINT_SETTINGS], tmp_path, DJANGO_SECURE_SSL_REDIRECT="yes", **production_env())
+    assert result.returncode != 0
+    assert "DJANGO_SECURE_SSL_REDIRECT must be 0 or 1, got 'yes'" in result.stderr
 
 
 def test_proxy_ssl_header_is_trusted_only_behind_declared_proxies(tmp_path: Path) -> None:
@@ -112,3 +139,38 @@ def test_admin_responses_carry_security_headers_and_require_https(client: Client
     assert cookie["secure"] and cookie["httponly"]
     plain = client.get("/admin/login/")
     assert plain.status_code == 301 and plain["Location"].startswith("https://")
+
+
+@pytest.mark.django_db
+def test_admin_answers_over_plain_http_when_the_redirect_is_off(client: Client) -> None:
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert "Strict-Transport-Security" not in response  # HSTS only over HTTPS
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@api_endpoint("GET")
+async def _broken(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("a bug")
+
+
+urlpatterns = [path("api/broken", _broken)]
+
+
+@pytest.mark.django_db
+def test_expected_4xx_answers_are_not_logged_but_5xx_are(client: Client, caplog: pytest.LogCaptureFixture,
+                                                          settings) -> None:  # type: ignore[no-untyped-def]
+    # The logging configuration of the settings, unchanged: caplog only listens at the root.
+    assert client.post("/api/v1/auth/login", {"email": "nobody@example.com", "password": "x" * 12},
+                       content_type="application/json").status_code == 401
+    assert client.get("/api/v1/auth/me").status_code == 401
+    assert client.post("/api/v1/auth/login", b"{", content_type="application/json").status_code == 400
+    assert client.get("/api/v1/nowhere").status_code == 404
+    assert client.get("/api/v1/auth/login").status_code == 405
+    assert [r for r in caplog.records if r.name == "django.request"] == []
+
+    settings.ROOT_URLCONF = __name__
+    assert client.get("/api/broken").status_code == 500
+    logged = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelname, r.getMessage()) for r in logged] == [("ERROR", "Internal Server Error: /api/broken")]

@@ -47,7 +47,7 @@ def celery_worker(env: dict[str, str], log: Path, name: str) -> Iterator[subproc
 
 
 @pytest.mark.server
-def test_readyz_with_a_real_worker_on_the_redis_broker(live_server_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_is_ok_with_a_real_worker_on_the_redis_broker(live_server_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert settings.CELERY_BROKER_URL.startswith("redis://")
     env = server_env()
     with celery_worker(env, tmp_path / "celery.log", f"h2-{free_port()}@localhost"), \

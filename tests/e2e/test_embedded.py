@@ -27,7 +27,7 @@ def embedded_env(var_dir: Path) -> dict[str, str]:
 
 
 @pytest.mark.server
-def test_embedded_defaults_on_two_workers(tmp_path: Path) -> None:
+def test_embedded_defaults_serve_the_whole_walk_on_two_workers(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
     env = embedded_env(var_dir)
     migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,

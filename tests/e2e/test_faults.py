@@ -1,4 +1,4 @@
-"""Faults with the real servers (issue 3): Redis stopped, restarted and flushed; PostgreSQL
+"""Faults with the real servers: Redis stopped, restarted and flushed; PostgreSQL
 restarted while requests flow. Uses private redis-server / PostgreSQL instances on free ports
 (tests.support.private_*): the machine's shared ones are never stopped or flushed."""
 
@@ -56,7 +56,8 @@ def wait_ready(http: httpx.Client, timeout: float = 20.0) -> httpx.Response:
 
 
 @pytest.mark.server
-def test_redis_stopped_restarted_and_flushed(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_service_and_revocations_hold_while_redis_is_stopped_restarted_and_flushed(  # type: ignore[no-untyped-def]
+        live_server_factory) -> None:
     User.objects.create_user(EMAIL, PASSWORD)
     with private_redis() as rds, \
             live_server_factory(workers=2, REDIS_URL=rds.url, CELERY_BROKER_URL=rds.url) as server, \
@@ -144,7 +145,7 @@ def _session_id(http: httpx.Client, pair: dict[str, Any]) -> str:
 
 
 @pytest.mark.server
-def test_postgres_restart_while_requests_flow() -> None:
+def test_a_postgres_restart_gives_503s_then_recovers_losing_no_refresh_token() -> None:
     down_for = 7.0  # longer than the pool's 5 s wait for a connection: requests must give up
     with private_postgres() as pg:
         env = server_env(DATABASE_URL=pg.url)
@@ -250,7 +251,7 @@ def test_postgres_restart_while_requests_flow() -> None:
 
 
 @pytest.mark.server
-def test_revocation_while_redis_is_unreachable_but_keeps_its_data(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_revocation_made_while_redis_is_frozen_reaches_every_worker(live_server_factory) -> None:  # type: ignore[no-untyped-def]
     """Redis frozen (not restarted): it comes back WITH its old "revocation set complete" marker,
     so a revocation made meanwhile must still reach every worker."""
     User.objects.create_user(EMAIL, PASSWORD)

@@ -14,7 +14,7 @@ ROUNDS = 5
 
 
 @pytest.mark.server
-def test_walkthrough_on_two_workers(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_signup_login_me_refresh_logout_walk_on_two_workers(live_server_factory) -> None:  # type: ignore[no-untyped-def]
     with live_server_factory(workers=2) as server, httpx.Client(base_url=server) as http:
         r = http.post("/api/v1/auth/signup", json={"email": "Walk@Example.com", "password": PASSWORD})
         assert r.status_code == 201, r.text

@@ -1,27 +1,39 @@
-"""Smoke tests of the benchmark harness's parts (tiny runs; no speed is asserted)."""
+"""The benchmark's parts work (tiny runs; no speed is asserted)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
-from loadtests import bench
+from loadtests import stack
+from loadtests.bench import config, machine, report, run, token_micro
+from loadtests.bench.config import SEED_PASSWORD, SEED_PREFIX, Config
+from loadtests.bench.wrk import Wrk, WrkResult
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def cfg() -> bench.Config:
-    return bench.config_from_args(["--seconds", "1", "--server-cpus", "0", "--client-cpus", "0",
-                                   "--seed-users", "3", "--memory-cost", "1024", "--time-cost", "1",
-                                   "--output", ""])
+def cfg() -> Config:
+    return config.config_from_args(["--seconds", "1", "--server-cpus", "0", "--client-cpus", "0",
+                                    "--seed-users", "3", "--memory-cost", "1024", "--time-cost", "1",
+                                    "--output", ""])
 
 
-def test_config_defaults_split_the_cores_and_disable_throttling(cfg: bench.Config) -> None:
-    assert bench.parse_cpus("0-2,5") == [0, 1, 2, 5]
-    default = bench.config_from_args([])
+@pytest.fixture
+def tools() -> machine.Tools:
+    return machine.require_tools()
+
+
+def test_config_defaults_split_the_cores_and_disable_throttling(cfg: Config) -> None:
+    assert config.parse_cpus("0-2,5") == [0, 1, 2, 5]
+    default = config.config_from_args([])
     assert set(default.server_cpus).isdisjoint(default.client_cpus) or len(default.server_cpus) == 1
     assert default.workers == len(default.server_cpus) and default.queue_limit == 4 * default.hash_workers
     assert default.output == ROOT / "docs" / "benchmarks.md"
@@ -31,54 +43,144 @@ def test_config_defaults_split_the_cores_and_disable_throttling(cfg: bench.Confi
     assert env["DATABASE_URL"].endswith("/authsite_bench") and cfg.output is None
 
 
-def test_bare_argon2_limit_is_measured(cfg: bench.Config) -> None:
+def test_missing_tools_are_named_with_the_install_command(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a directory with neither wrk nor taskset
+    with pytest.raises(machine.MissingTools) as caught:
+        machine.require_tools()
+    assert "wrk, taskset" in str(caught.value) and "apt-get install -y util-linux wrk" in str(caught.value)
+
+
+def test_the_program_stops_before_anything_when_wrk_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "loadtests.bench", "--output", ""], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "sudo apt-get install -y util-linux wrk" in result.stderr
+    assert "preparing database" not in result.stdout  # nothing was started
+
+
+def test_bare_argon2_limit_is_measured(cfg: Config, tools: machine.Tools) -> None:
     cfg.seconds = 0.3
-    assert bench.argon2_rate(cfg, "verify") > 0
-    assert bench.argon2_rate(cfg, "hash") > 0
+    assert run.argon2_rate(cfg, tools, "verify") > 0
+    assert run.argon2_rate(cfg, tools, "hash") > 0
 
 
-def test_wrk_script_counts_statuses_for_each_mode(live_server_factory, cfg: bench.Config) -> None:  # type: ignore[no-untyped-def]
-    call_command("seed_users", "--count", "3", "--prefix", bench.SEED_PREFIX, "--password", bench.SEED_PASSWORD)
-    wrk = bench.ensure_wrk()
+def test_token_check_costs_are_measured_in_process_and_as_a_program() -> None:
+    costs = token_micro.measure(100)
+    assert set(costs) == {"full_us", "hit_us"} and costs["full_us"] > 0 and costs["hit_us"] > 0
+    out = subprocess.run([sys.executable, "-m", "loadtests.bench.token_micro", "100"], cwd=ROOT,
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    assert set(json.loads(out)) == {"full_us", "hit_us"}
+
+
+def test_wrk_script_counts_statuses_for_each_mode(live_server_factory, cfg: Config,  # type: ignore[no-untyped-def]
+                                                  tools: machine.Tools) -> None:
+    call_command("seed_users", "--count", "3", "--prefix", SEED_PREFIX, "--password", SEED_PASSWORD)
     with live_server_factory(workers=1, THROTTLE_IP="0/0", THROTTLE_ACCOUNT="0/0", THROTTLE_ACCOUNT_IP="0/0",
                              HASH_QUEUE_LIMIT="16") as base:
-        gen = bench.Wrk(cfg, base, wrk)
+        gen = Wrk(cfg, base, tools.wrk, tools.taskset)
         health = gen.run("get", 2, 1, "/healthz")
         login = gen.run("login", 1, 1)
         signup = gen.run("signup", 1, 1)
         paced = gen.run("get", 1, 1, "/healthz", delay_ms=100)
-        status, _ = bench.request(base, "POST", "/api/v1/auth/login",
-                                  {"email": f"{bench.SEED_PREFIX}2@example.com", "password": bench.SEED_PASSWORD})
+        status, _ = stack.request(base, "POST", "/api/v1/auth/login",
+                                  {"email": f"{SEED_PREFIX}2@example.com", "password": SEED_PASSWORD})
     assert set(health.statuses) == {"200"} and health.requests > 0 and health.p99_ms > 0
     assert set(login.statuses) == {"200"}, login.statuses  # seeded users log in
     assert set(signup.statuses) == {"201"}, signup.statuses  # every signup email is new
     assert paced.requests <= 15  # BENCH_DELAY_MS paces each connection
     assert status == 200
     assert health.cpu_seconds >= 0 and len(gen.commands) == 4
+    assert "-s loadtests/bench/wrk.lua" in gen.commands[0]
 
 
-def test_report_renders_a_markdown_table(cfg: bench.Config) -> None:
-    report = bench.Report(cfg, rows=[bench.Row("login throughput", "45/s", "50/s", 0.9, "≥ 0.90", True),
-                                     bench.Row("/me", "100/s", "200/s", 0.5, "≥ 0.85", False)],
-                          notes=["a note"], generator_cpu={"login": 0.05}, commands=["wrk -t1 ..."])
-    text = bench.render(report)
+def wrk_result(statuses: dict[str, int], seconds: float = 10.0, p99_ms: float = 2.0) -> WrkResult:
+    return WrkResult(sum(statuses.values()), seconds, 1.0, p99_ms, statuses, 0, 0.5, "wrk")
+
+
+def test_rows_are_ratios_against_limits_of_the_same_run(cfg: Config) -> None:
+    m = run.Measurements(
+        verify_rate=50.0, hash_rate=40.0, tokens={"full_us": 150.0, "hit_us": 1.5},
+        wrk={"idle": wrk_result({"200": 100}, p99_ms=2.0), "trivial": wrk_result({"200": 10000}),
+             "me": wrk_result({"200": 9000}), "login": wrk_result({"200": 450}),
+             "signup": wrk_result({"201": 300, "503": 1}), "busy": wrk_result({"200": 100}, p99_ms=5.0),
+             "flood2": wrk_result({"200": 450, "503": 450}), "flood10": wrk_result({"200": 450, "503": 4050})},
+        samples=[(503, 0.002), (503, 0.004), (200, 0.05)], idle_rss={7: 80 * 1024}, peak_rss={7: 100 * 1024},
+        load_before=0.5, load_after=0.7)
+    rep = run.build_report(cfg, m, ["wrk -t1 ..."])
+    ratios = {row.figure.split(",")[0].split(" (")[0]: round(row.ratio, 3) for row in rep.rows}
+    assert ratios == {"login throughput at saturation": 0.9, "signup throughput at saturation": 0.75,
+                      "/me throughput": 0.9, "/healthz p99": 2.5, "median time to 503": 3.0,
+                      "peak RSS per worker": round(100 / 81, 3), "token verification": 0.01}
+    assert [row.ok for row in rep.rows] == [True, False, True, True, True, False, True]
+    assert rep.rows[3].figure == "/healthz p99, logins offered at 2.0x capacity"
+    assert "non-success answers during saturation runs: {'signup': {'201': 300, '503': 1}}" in rep.notes
+    assert list(rep.generator_cpu) == ["idle probe", "/healthz", "/me", "login", "signup", "2x flood", "2x probe",
+                                       "10x flood"]
+
+
+def test_report_renders_a_markdown_table(cfg: Config) -> None:
+    rep = run.Report(cfg, rows=[run.Row("login throughput", "45/s", "50/s", 0.9, "≥ 0.90", True),
+                                run.Row("/me", "100/s", "200/s", 0.5, "≥ 0.85", False)],
+                     notes=["a note"], generator_cpu={"login": 0.05}, commands=["wrk -t1 ..."])
+    text = report.render(rep)
     assert "| login throughput | 45/s | 50/s | 0.90 | ≥ 0.90 | yes |" in text
     assert "| /me | 100/s | 200/s | 0.50 | ≥ 0.85 | **no** |" in text
     assert "cores" in text and "wrk -t1" in text and "a note" in text
     assert "- **/me** (0.50, target ≥ 0.85): /me does one Redis round trip" in text  # missed: explained
     assert "- **login throughput**" not in text  # met: nothing to explain
+    assert report.START not in text and report.END not in text
 
 
 def test_combine_takes_the_median_run_per_row() -> None:
-    cfg = bench.config_from_args(["--output", ""])
+    cfg = config.config_from_args(["--output", ""])
 
-    def report(ratios: tuple[float, float]) -> bench.Report:
-        rows = [bench.Row("login throughput", f"{ratios[0]}", "50/s", ratios[0], "≥ 0.90", ratios[0] >= 0.9),
-                bench.Row("/me", f"{ratios[1]}", "200/s", ratios[1], "≥ 0.85", ratios[1] >= 0.85)]
-        return bench.Report(cfg, rows=rows, notes=["n"], generator_cpu={"login": ratios[0] / 10})
+    def one(ratios: tuple[float, float]) -> run.Report:
+        rows = [run.Row("login throughput", f"{ratios[0]}", "50/s", ratios[0], "≥ 0.90", ratios[0] >= 0.9),
+                run.Row("/me", f"{ratios[1]}", "200/s", ratios[1], "≥ 0.85", ratios[1] >= 0.85)]
+        return run.Report(cfg, rows=rows, notes=["n"], generator_cpu={"login": ratios[0] / 10})
 
-    combined = bench.combine([report((0.7, 0.95)), report((0.95, 0.80)), report((0.85, 0.88))])
+    combined = run.combine([one((0.7, 0.95)), one((0.95, 0.80)), one((0.85, 0.88))])
     assert [row.ratio for row in combined.rows] == [0.85, 0.88]
     assert [row.ok for row in combined.rows] == [False, True]
     assert combined.generator_cpu["login"] == 0.095
     assert "0.70 / 0.95 / 0.85" in combined.notes[0]
+
+
+def test_writing_replaces_only_the_bench_section(tmp_path: Path) -> None:
+    path = tmp_path / "benchmarks.md"
+    path.write_text(f"# Benchmarks\n\nIntro.\n\n## Latest\n\n{report.START}\nold table\n{report.END}\n\n"
+                    "## Migration benchmark\n\nkept by hand\n")
+    report.write_section(path, "new table\n")
+    assert path.read_text() == (f"# Benchmarks\n\nIntro.\n\n## Latest\n\n{report.START}\nnew table\n{report.END}\n\n"
+                                "## Migration benchmark\n\nkept by hand\n")
+    report.write_section(path, "newer table\n")
+    assert path.read_text().count("table") == 1 and "kept by hand" in path.read_text()
+
+
+def test_writing_creates_the_file_or_appends_a_section(tmp_path: Path) -> None:
+    fresh = tmp_path / "docs" / "fresh.md"
+    report.write_section(fresh, "table\n")
+    assert fresh.read_text() == f"# Benchmarks\n\n{report.SECTION_HEADING}\n\n{report.START}\ntable\n{report.END}\n"
+    by_hand = tmp_path / "by_hand.md"
+    by_hand.write_text("# Benchmarks\n\n## History\n\nbefore / after\n")
+    report.write_section(by_hand, "table\n")
+    assert by_hand.read_text().startswith("# Benchmarks\n\n## History\n\nbefore / after\n\n## Latest")
+    assert by_hand.read_text().endswith(f"{report.START}\ntable\n{report.END}\n")
+
+
+@pytest.mark.parametrize("broken", [f"{report.START}\nno end\n", f"{report.END}\n{report.START}\n",
+                                    f"{report.START}\n{report.END}\n{report.START}\n{report.END}\n"])
+def test_broken_markers_leave_the_file_untouched(tmp_path: Path, broken: str) -> None:
+    path = tmp_path / "benchmarks.md"
+    path.write_text(broken)
+    with pytest.raises(ValueError, match="left as it is"):
+        report.write_section(path, "table\n")
+    assert path.read_text() == broken
+
+
+def test_the_repository_file_has_exactly_one_bench_section() -> None:
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    assert text.count(report.START) == 1 and text.count(report.END) == 1
+    assert report.replace_section(text, "x").count(report.START) == 1

@@ -49,3 +49,15 @@ def test_a_non_loopback_host_is_refused(tmp_path: Path) -> None:
     result = locust("http://192.0.2.10:8000", tmp_path / "refused", "LoginUser", run_time="2s", users=1)
     assert result.returncode != 0
     assert "loopback only" in result.stderr + result.stdout
+
+
+def test_expected_wrong_password_answers_are_not_failures(live_server_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    call_command("seed_users", "--count", "5", "--prefix", "locust-")
+    # Default account limits: the first guesses on each account are 401, later ones 429.
+    with live_server_factory(workers=1, THROTTLE_IP="0/0") as base:
+        result = locust(base, tmp_path / "wrong", "MixedUser", "--tags", "failure")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "wrong_stats.csv", newline="") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    assert int(rows["login (wrong password)"]["Request Count"]) > 5
+    assert int(rows["Aggregated"]["Failure Count"]) == 0

@@ -1,6 +1,6 @@
 """A spy on the real Argon2 hasher: counts Argon2 computations and the parameters they used.
 
-Used to prove that every failure path costs the same hashing work (CONTRACT §3). Nothing is
+Used to prove that every failure path costs the same hashing work. Nothing is
 faked: each call runs the real hasher.
 """
 

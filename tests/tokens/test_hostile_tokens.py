@@ -1,9 +1,9 @@
-"""Hostile access and refresh tokens (issue 3): every one is a 401 `invalid_token` with the
+"""Hostile access and refresh tokens: every one is a 401 `invalid_token` with the
 Bearer challenge, never a 500 and never a 200.
 
 Tokens are forged by hand here (PyJWT refuses to produce several of them, e.g. HS256 with an
 Ed25519 public key); the ones that only a claim check can reject are signed by OUR real key
-through tokens.keys.ring + tokens.jwt.encode_access.
+through tokens.keys.ring + tokens.codec.encode_access.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import User
-from tokens import jwt as tjwt
+from tokens import codec as tjwt
 from tokens import services
 from tokens.keys import ring
 from tokens.models import Session
+from tests.support.tokens import issue_pair
 
 ME = "/api/v1/auth/me"
 REFRESH = "/api/v1/auth/refresh"
@@ -94,7 +95,7 @@ def user(db: None) -> User:
 
 @pytest.fixture
 def pair(user: User) -> services.TokenPair:
-    return services.issue_pair(user, "127.0.0.1", "pytest")
+    return issue_pair(user, "127.0.0.1", "pytest")
 
 
 @pytest.fixture
@@ -114,7 +115,7 @@ def test_the_genuine_token_works(client: Client, pair: services.TokenPair) -> No
     assert response.json()["email"] == "victim@example.com"
 
 
-def test_alg_none(client: Client, user: User, sid: str) -> None:
+def test_alg_none_is_refused(client: Client, user: User, sid: str) -> None:
     kid = ring.signing_key().kid
     for alg in ("none", "None", "NONE"):
         token = forge({"alg": alg, "typ": "at+jwt", "kid": kid}, good_claims(user.pk, sid))
@@ -122,7 +123,7 @@ def test_alg_none(client: Client, user: User, sid: str) -> None:
         assert_invalid_token(me(client, token.rstrip(".")))
 
 
-def test_hs256_signed_with_the_published_public_key(client: Client, user: User, sid: str) -> None:
+def test_hs256_signed_with_the_published_public_key_is_refused(client: Client, user: User, sid: str) -> None:
     jwk = client.get("/.well-known/jwks.json").json()["keys"][0]
     raw_public = unb64(jwk["x"])
     pem_like = jwk["x"].encode()
@@ -134,7 +135,7 @@ def test_hs256_signed_with_the_published_public_key(client: Client, user: User, 
             assert_invalid_token(me(client, token))
 
 
-def test_valid_signature_by_a_foreign_key_with_our_kid(client: Client, user: User, sid: str) -> None:
+def test_a_valid_signature_by_a_foreign_key_with_our_kid_is_refused(client: Client, user: User, sid: str) -> None:
     foreign = Ed25519PrivateKey.generate()
     kid = ring.signing_key().kid
     token = forge({"alg": "EdDSA", "typ": "at+jwt", "kid": kid}, good_claims(user.pk, sid), foreign.sign)
@@ -143,7 +144,7 @@ def test_valid_signature_by_a_foreign_key_with_our_kid(client: Client, user: Use
     assert_invalid_token(me(client, tjwt.encode_access(good_claims(user.pk, sid), foreign, kid)))
 
 
-def test_unknown_kid(client: Client, user: User, sid: str) -> None:
+def test_an_unknown_kid_is_refused(client: Client, user: User, sid: str) -> None:
     real = ring.signing_key()
     # Our own key, but a kid we never published: the kid decides, not a key search.
     assert_invalid_token(me(client, tjwt.encode_access(good_claims(user.pk, sid), real.private, "no-such-kid")))
@@ -156,14 +157,14 @@ def test_unknown_kid(client: Client, user: User, sid: str) -> None:
     "' OR '1'='1", "x'; DROP TABLE tokens_signingkey; --", "\x00", "", " ",
     "A" * 65, "J" * 3000, "J" * 10 * 1024,
 ])
-def test_hostile_kid(client: Client, user: User, sid: str, kid: str) -> None:
+def test_a_hostile_kid_is_refused(client: Client, user: User, sid: str, kid: str) -> None:
     real = ring.signing_key()
     token = tjwt.encode_access(good_claims(user.pk, sid), real.private, kid)
     assert_invalid_token(me(client, token))
 
 
 @pytest.mark.parametrize("kid", [123, None, ["k"], {"k": 1}, True])
-def test_kid_of_the_wrong_type(client: Client, user: User, sid: str, kid: Any) -> None:
+def test_a_kid_of_the_wrong_type_is_refused(client: Client, user: User, sid: str, kid: Any) -> None:
     real = ring.signing_key()
     token = forge({"alg": "EdDSA", "typ": "at+jwt", "kid": kid}, good_claims(user.pk, sid), real.private.sign)
     assert_invalid_token(me(client, token))
@@ -179,7 +180,7 @@ def test_hostile_kid_leaves_the_key_table_alone(client: Client, user: User, sid:
 
 
 @pytest.mark.parametrize("missing", ["exp", "iat", "jti", "sub", "iss", "aud", "sid"])
-def test_missing_claim_signed_by_our_key(client: Client, user: User, sid: str, missing: str) -> None:
+def test_a_missing_claim_is_refused_even_signed_by_our_key(client: Client, user: User, sid: str, missing: str) -> None:
     token = ours(good_claims(user.pk, sid, **{missing: None}))
     assert missing not in json.loads(unb64(token.split(".")[1]))
     assert_invalid_token(me(client, token))
@@ -199,7 +200,8 @@ def test_control_a_complete_token_signed_by_our_key_passes(client: Client, user:
     {"exp": 1e12},
     {"iat": None, "nbf": 0},
 ])
-def test_bad_lifetimes_signed_by_our_key(client: Client, user: User, sid: str, changes: dict[str, Any]) -> None:
+def test_bad_lifetimes_are_refused_even_signed_by_our_key(client: Client, user: User, sid: str,
+                                                          changes: dict[str, Any]) -> None:
     assert_invalid_token(me(client, ours(good_claims(user.pk, sid, **changes))))
 
 
@@ -209,12 +211,13 @@ def test_bad_lifetimes_signed_by_our_key(client: Client, user: User, sid: str, c
     {"sub": "0"}, {"sub": 1}, {"sub": "1 OR 1=1"}, {"sub": "-1"}, {"sub": "١"}, {"sub": "99999999999999999999"},
     {"sid": str(uuid.uuid4())}, {"sid": "not-a-uuid"}, {"sid": 5},
 ])
-def test_wrong_claims_signed_by_our_key(client: Client, user: User, sid: str, changes: dict[str, Any]) -> None:
+def test_wrong_claims_are_refused_even_signed_by_our_key(client: Client, user: User, sid: str,
+                                                         changes: dict[str, Any]) -> None:
     assert_invalid_token(me(client, ours_forged(good_claims(user.pk, sid, **changes))))
 
 
 @pytest.mark.parametrize("typ", ["JWT", "jwt", "at+JWT ", "refresh+jwt", None, 1])
-def test_wrong_typ_signed_by_our_key(client: Client, user: User, sid: str, typ: Any) -> None:
+def test_a_wrong_typ_is_refused_even_signed_by_our_key(client: Client, user: User, sid: str, typ: Any) -> None:
     real = ring.signing_key()
     header = {"alg": "EdDSA", "kid": real.kid, "typ": typ}
     token = forge({k: v for k, v in header.items() if v is not None}, good_claims(user.pk, sid), real.private.sign)
@@ -247,7 +250,7 @@ def _flip_char(text: str, index: int) -> str:
     return text[:index] + replacement + text[index + 1:]
 
 
-def test_cached_token_with_one_byte_changed(client: Client, pair: services.TokenPair) -> None:
+def test_a_cached_token_with_one_byte_changed_is_refused(client: Client, pair: services.TokenPair) -> None:
     token = pair.access_token
     assert me(client, token).status_code == 200
     assert services.verified_cache.get(token) is not None  # verified once, now served from cache
@@ -279,7 +282,7 @@ def test_cached_token_with_one_byte_changed(client: Client, pair: services.Token
     assert me(client, token).status_code == 200
 
 
-def test_other_spellings_of_the_same_signature(client: Client, pair: services.TokenPair) -> None:
+def test_other_spellings_of_the_same_signature_are_refused(client: Client, pair: services.TokenPair) -> None:
     # base64 decoders ignore the 4 spare bits of the 86th character and "=" padding: these
     # spellings decode to the very same signature bytes, yet are not the token we issued.
     token = pair.access_token
@@ -294,7 +297,7 @@ def test_other_spellings_of_the_same_signature(client: Client, pair: services.To
 
 
 @pytest.mark.parametrize("suffix", [".", ".x", "..", ".e30", "x", "=", "==", " x", "\tjunk", ".eyJ9.abc"])
-def test_trailing_data(client: Client, pair: services.TokenPair, suffix: str) -> None:
+def test_trailing_data_is_refused(client: Client, pair: services.TokenPair, suffix: str) -> None:
     assert me(client, pair.access_token).status_code == 200  # cached now
     assert_invalid_token(me(client, pair.access_token + suffix))
 
@@ -304,27 +307,27 @@ def test_trailing_data(client: Client, pair: services.TokenPair, suffix: str) ->
     "%%%%.%%%%.%%%%", "eyJ$$.eyJ$$.$$", "bnVsbA.bnVsbA.bnVsbA", "W10.W10.W10", "IiI.IiI.IiI",
     "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCIsImtpZCI6eyJhIjoxfX0.e30.AAAA",
 ])
-def test_non_base64_and_non_json(client: Client, pair: services.TokenPair, token: str) -> None:
+def test_non_base64_and_non_json_tokens_are_refused(client: Client, pair: services.TokenPair, token: str) -> None:
     assert_invalid_token(me(client, token))
 
 
 @pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc", "bearer", "", "Bearer\x00x"])
-def test_missing_or_wrong_scheme(client: Client, header: str) -> None:
+def test_a_missing_or_wrong_scheme_is_refused(client: Client, header: str) -> None:
     assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=header))
 
 
-def test_non_ascii_token(client: Client, pair: services.TokenPair) -> None:
+def test_a_non_ascii_token_is_refused(client: Client, pair: services.TokenPair) -> None:
     # A header value decoded as latin-1 by the ASGI handler: é, ÿ and friends must not crash.
     assert_invalid_token(me(client, pair.access_token[:-2] + "é"))
     assert_invalid_token(me(client, "ÿ" * 40))
 
 
-def test_100_kb_authorization_header(client: Client, pair: services.TokenPair) -> None:
+def test_a_100_kb_authorization_header_is_refused(client: Client, pair: services.TokenPair) -> None:
     assert_invalid_token(me(client, "A" * 100 * 1024))
     assert_invalid_token(me(client, pair.access_token + "." + "A" * 100 * 1024))
 
 
-def test_token_of_a_deleted_user(client: Client, user: User, pair: services.TokenPair) -> None:
+def test_the_token_of_a_deleted_user_is_refused(client: Client, user: User, pair: services.TokenPair) -> None:
     assert me(client, pair.access_token).status_code == 200
     user.delete()
     assert_invalid_token(me(client, pair.access_token))
@@ -332,14 +335,15 @@ def test_token_of_a_deleted_user(client: Client, user: User, pair: services.Toke
     assert response.status_code == 401
 
 
-def test_token_of_a_deleted_user_via_queryset(client: Client, user: User, pair: services.TokenPair) -> None:
+def test_the_token_of_a_user_deleted_through_a_queryset_is_refused(client: Client, user: User,
+                                                                   pair: services.TokenPair) -> None:
     assert me(client, pair.access_token).status_code == 200
     User.objects.filter(pk=user.pk).delete()
     assert_invalid_token(me(client, pair.access_token))
     assert_invalid_token(client.get("/api/v1/auth/sessions", HTTP_AUTHORIZATION=f"Bearer {pair.access_token}"))
 
 
-def test_token_of_a_deactivated_user(client: Client, user: User, pair: services.TokenPair) -> None:
+def test_the_tokens_of_a_deactivated_user_are_refused(client: Client, user: User, pair: services.TokenPair) -> None:
     assert me(client, pair.access_token).status_code == 200
     user.is_active = False
     user.save()
@@ -349,8 +353,8 @@ def test_token_of_a_deactivated_user(client: Client, user: User, pair: services.
     assert response.status_code == 401
 
 
-def test_token_of_a_user_deactivated_by_a_bulk_update(client: Client, user: User,
-                                                      pair: services.TokenPair) -> None:
+def test_the_tokens_of_a_user_deactivated_by_a_queryset_update_are_refused(client: Client, user: User,
+                                                                           pair: services.TokenPair) -> None:
     assert me(client, pair.access_token).status_code == 200  # the profile is cached now
     # queryset.update() sends no model signal; UserQuerySet.update announces it like a save.
     User.objects.filter(pk=user.pk).update(is_active=False)
@@ -364,9 +368,9 @@ def test_token_of_a_user_deactivated_by_a_bulk_update(client: Client, user: User
 # --- The same through a real uvicorn: a huge header is a clean 4xx, not a dropped connection ---
 
 @pytest.mark.server
-def test_huge_authorization_header_through_uvicorn(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_huge_authorization_header_is_a_clean_4xx_through_uvicorn(live_server_factory) -> None:  # type: ignore[no-untyped-def]
     user = User.objects.create_user("big@example.com", PASSWORD)
-    pair = services.issue_pair(user)
+    pair = issue_pair(user)
     with live_server_factory(workers=1) as base:
         for size in (8 * 1024, 100 * 1024, 1024 * 1024):
             with httpx.Client(base_url=base, timeout=10) as http:

@@ -7,6 +7,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management import call_command
@@ -15,8 +16,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from tests.support.client_api import API, assert_error, get, jwt_parts, login, unb64
-from tokens import keys
-from tokens.models import SigningKey
+from tokens import codec, keys, services
+from tokens.exceptions import InvalidToken
+from tokens.models import Session, SigningKey
+from tests.support.tokens import issue_pair
 
 ME = f"{API}/me"
 JWKS = "/.well-known/jwks.json"
@@ -85,7 +88,7 @@ def test_decrypting_with_another_secret_key_fails_clearly() -> None:
 
 
 def test_the_jwks_never_carries_private_material(api: Client) -> None:
-    keys.rotate()
+    keys.rotate_signing_key()
     for jwk in api.get(JWKS).json()["keys"]:
         assert set(jwk) == {"kty", "crv", "x", "kid", "alg", "use"}
 
@@ -95,7 +98,7 @@ def test_the_jwks_never_carries_private_material(api: Client) -> None:
 def test_rotation_keeps_earlier_tokens_valid_and_publishes_both_keys(api: Client, user: User) -> None:
     before = login(api, user.email)
     old_kid = jwt_parts(before["access_token"])[0]["kid"]
-    new = keys.rotate()
+    new = keys.rotate_signing_key()
     assert new.kid != old_kid
     assert SigningKey.objects.filter(is_active=True).get() == new
     assert set(jwks_kids(api)) == {old_kid, new.kid}
@@ -110,7 +113,7 @@ def test_rotation_keeps_earlier_tokens_valid_and_publishes_both_keys(api: Client
 
 def test_retired_keys_leave_the_jwks_once_their_tokens_have_expired(api: Client) -> None:
     first = keys.ensure_active()
-    keys.rotate()
+    keys.rotate_signing_key()
     assert first.kid in jwks_kids(api)
     SigningKey.objects.filter(pk=first.pk).update(
         retired_at=timezone.now() - keys.retired_grace() - timedelta(seconds=1))
@@ -118,7 +121,24 @@ def test_retired_keys_leave_the_jwks_once_their_tokens_have_expired(api: Client)
     assert len(jwks_kids(api)) == 1
 
 
-def test_rotate_signing_key_command(api: Client, user: User) -> None:
+def test_retired_key_stops_verifying_when_its_grace_ends(user: User) -> None:
+    old = keys.ring.signing_key()
+    issue_pair(user)
+    session_id = str(Session.objects.get(user=user).pk)
+    keys.rotate_signing_key()
+    token = services._sign_access(user.pk, session_id, old)
+    assert async_to_sync(services.aauthenticate_access)(token).user_id == user.pk  # within grace
+    # The grace has passed (backdate the retirement) and this worker re-reads its key set.
+    SigningKey.objects.filter(kid=old.kid).update(retired_at=timezone.now() - keys.retired_grace() - timedelta(seconds=1))
+    keys.ring.invalidate()
+    services.verified_cache.clear()
+    fresh = services._sign_access(user.pk, session_id, old)  # minted with the old private key
+    with pytest.raises(InvalidToken):
+        async_to_sync(services.aauthenticate_access)(fresh)
+    assert codec.unverified_kid(fresh) == old.kid
+
+
+def test_rotate_signing_key_command_activates_a_new_key_and_lists_both(api: Client, user: User) -> None:
     before = login(api, user.email)
     old_kid = keys.ensure_active().kid
     out = StringIO()
@@ -136,7 +156,7 @@ def test_rotate_signing_key_command(api: Client, user: User) -> None:
     assert set(jwks_kids(api)) == {old_kid, new.kid}
 
 
-def test_rotate_signing_key_twice(api: Client) -> None:
+def test_rotating_twice_keeps_one_active_key_and_publishes_all_three(api: Client) -> None:
     first = keys.ensure_active().kid
     call_command("rotate_signing_key", stdout=StringIO())
     second = keys.ensure_active().kid

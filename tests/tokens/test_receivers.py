@@ -10,6 +10,7 @@ from django.test import Client
 from accounts.models import User
 from tests.support.client_api import API, PASSWORD, assert_error, assert_invalid_token, get, jwt_parts, login, post_json
 from tokens.models import Session
+from tests.support.tokens import issue_pair
 
 ME = f"{API}/me"
 REFRESH = f"{API}/refresh"
@@ -78,3 +79,10 @@ def test_deletion_ends_every_session(api: Client, user: User, bob: User) -> None
     assert not Session.objects.filter(pk=sid).exists()
     dead(api, pair)
     assert get(api, ME, bobs["access_token"]).status_code == 200
+
+
+def test_bulk_update_deactivation_through_an_expression_ends_sessions(user: User) -> None:
+    issue_pair(user)
+    user.is_active = False
+    User.objects.bulk_update([user], ["is_active"])  # Case/When, not a literal False
+    assert not Session.objects.filter(user=user, revoked_at__isnull=True).exists()

@@ -7,19 +7,26 @@ import uuid
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client, override_settings
 
+from accounts import services as accounts
+from accounts.exceptions import InvalidCredentials
 from accounts.models import User
-from tests.support.client_api import API, assert_error, assert_invalid_token, b64, get, jwt_parts, login, post_json
-from tokens import jwt as tjwt
+from tests.support.client_api import (
+    API, PASSWORD, assert_error, assert_invalid_token, b64, get, jwt_parts, login, post_json,
+)
+from tokens import codec as tjwt
 from tokens import services
 from tokens.cache import VerifiedTokenCache
 from tokens.keys import ring
 from tokens.models import RefreshToken, Session
+from tests.support.tokens import issue_pair
 
 ME = f"{API}/me"
 REFRESH = f"{API}/refresh"
+NEW_PASSWORD = "a brand new passphrase 42"
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +55,7 @@ def session_of(access: str) -> str:
 
 # --- the access token ---
 
-def test_access_token_header_and_claims(api: Client, user: User) -> None:
+def test_access_token_has_an_eddsa_header_and_exactly_the_expected_claims(api: Client, user: User) -> None:
     before = int(time.time())
     pair = login(api, user.email)
     assert pair["token_type"] == "Bearer"
@@ -252,3 +259,22 @@ def test_tokens_issued_for_another_audience_are_refused(api: Client, user: User)
 def test_a_token_naming_another_session_of_the_same_user_is_still_checked(api: Client, user: User) -> None:
     # sid must name a live session: a signed token for a made-up session is revoked by definition.
     assert_invalid_token(get(api, ME, sign(claims_for(user, str(uuid.uuid4())))))
+
+
+# --- starting a session after the password check ---
+
+def test_login_verified_before_a_password_change_gets_no_session(user: User) -> None:
+    attempt = accounts.login_attempt(user.email, PASSWORD, "10.0.0.9")
+    verified = async_to_sync(accounts.aauthenticate)(attempt, PASSWORD)
+    # The password changes while that login is between verification and session start.
+    async_to_sync(accounts.achange_password)(user.pk, PASSWORD, NEW_PASSWORD)
+    with pytest.raises(InvalidCredentials):
+        async_to_sync(services.aissue_pair)(verified)
+    assert not Session.objects.filter(user=user, revoked_at__isnull=True).exists()
+
+
+def test_login_verified_before_a_deactivation_gets_no_session(user: User) -> None:
+    verified = async_to_sync(accounts.aauthenticate)(accounts.login_attempt(user.email, PASSWORD, "10.0.0.9"), PASSWORD)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    with pytest.raises(InvalidCredentials):
+        issue_pair(verified)

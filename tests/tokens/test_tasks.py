@@ -13,16 +13,17 @@ from accounts import tasks as account_tasks
 from accounts.models import ThrottleCounter, User
 from tests.e2e.test_celery import celery_worker
 from tests.support.servers import free_port, server_env
-from tokens import services, tasks
+from tokens import tasks
 from tokens.models import RefreshToken, Session
+from tests.support.tokens import issue_pair
 
 PASSWORD = "correct horse battery staple"
 
 
 def _expire(user: User) -> tuple[Session, Session]:
     """Two sessions: one ended long ago (expired refresh tokens), one live."""
-    services.issue_pair(user)
-    services.issue_pair(user)
+    issue_pair(user)
+    issue_pair(user)
     old, live = Session.objects.filter(user=user).order_by("created_at")
     long_ago = timezone.now() - timedelta(days=60)
     Session.objects.filter(pk=old.pk).update(expires_at=long_ago)
@@ -44,7 +45,7 @@ def test_purge_keeps_live_sessions_and_tokens() -> None:
 
 
 @pytest.mark.server
-def test_purge_runs_on_a_real_worker(transactional_db: None, tmp_path: Path) -> None:
+def test_purge_removes_expired_sessions_on_a_real_worker(transactional_db: None, tmp_path: Path) -> None:
     user = User.objects.create_user("purge-worker@example.com", PASSWORD)
     old, live = _expire(user)
     with celery_worker(server_env(), tmp_path / "celery.log", f"purge-{free_port()}@localhost"):
@@ -59,7 +60,7 @@ def test_purge_runs_on_a_real_worker(transactional_db: None, tmp_path: Path) -> 
 @pytest.mark.django_db
 def test_purge_counts_sessions_not_their_cascaded_tokens() -> None:
     user = User.objects.create_user("purge-count@example.com", PASSWORD)
-    services.issue_pair(user)
+    issue_pair(user)
     # Revoked long ago, its refresh token not yet expired: deleted with the session (cascade).
     Session.objects.update(revoked_at=timezone.now() - timedelta(days=60))
     assert tasks.purge_expired() == {"refresh_tokens": 0, "sessions": 1}

@@ -173,7 +173,7 @@ def test_logout_without_a_body_ends_this_session(api: Client, user: User) -> Non
     assert Session.objects.get(pk=sid(mine)).revoked_reason == "logout"
 
 
-def test_logout_with_an_empty_json_object(api: Client, tokens: dict[str, Any]) -> None:
+def test_logout_with_an_empty_json_object_ends_this_session(api: Client, tokens: dict[str, Any]) -> None:
     assert_no_content(post_json(api, LOGOUT, {}, token=tokens["access_token"]))
     assert not alive(api, tokens)
 
@@ -258,7 +258,7 @@ def test_deleting_an_own_session_ends_its_tokens(api: Client, user: User) -> Non
     assert [row["id"] for row in rows] == [sid(mine)]
 
 
-def test_deleting_the_current_session(api: Client, tokens: dict[str, Any]) -> None:
+def test_deleting_the_current_session_ends_its_tokens(api: Client, tokens: dict[str, Any]) -> None:
     assert_no_content(api.delete(f"{SESSIONS}/{sid(tokens)}", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}"))
     assert not alive(api, tokens)
 

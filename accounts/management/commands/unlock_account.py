@@ -1,4 +1,5 @@
-"""`manage.py unlock_account EMAIL [--ip IP]`: clear failed-login counters of one account."""
+"""`manage.py unlock_account [EMAIL] [--ip IP]`: clear failed-login counters of an account, of a
+client address, or both."""
 
 from __future__ import annotations
 
@@ -13,23 +14,37 @@ from accounts.models import User
 
 
 class Command(BaseCommand):
-    help = ("Clear the failed-login counters of an account (any form of its email): its own and "
-            "its account+IP counters for every address. With --ip, also that address's counters.")
+    help = ("Clear failed-login counters. With EMAIL (any form of it): the account's own counter and "
+            "its account+IP counters for every address. With --ip: that address's login and signup "
+            "counters. Give EMAIL, --ip, or both.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("email")
-        parser.add_argument("--ip", help="also clear this client address's login and signup counters")
+        parser.add_argument("email", nargs="?", help="the account's email")
+        parser.add_argument("--ip", help="clear this client address's login and signup counters")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        email = canonical_email(options["email"])
-        ip = options["ip"]
-        if ip is not None:
-            try:
-                ip = str(ipaddress.ip_address(ip.strip()))
-            except ValueError as exc:
-                raise CommandError(f"--ip: not an IP address: {options['ip']!r}") from exc
+        email = canonical_email(options["email"]) if options["email"] is not None else None
+        if email == "":
+            raise CommandError("EMAIL is empty")
+        ip = self.address(options["ip"])
+        if email is None:
+            if ip is None:
+                raise CommandError("give an EMAIL, --ip IP, or both")
+            removed = throttling.clear([throttling.ip_key(ip), throttling.signup_key(ip)])
+            self.stdout.write(self.style.SUCCESS(f"Unlocked address {ip}: removed {removed} counter(s)."))
+            return
         removed = throttling.unlock(email, ip)
         if not User.objects.filter(email=email).exists():
             self.stderr.write(f"note: no account has the email {email}")
         where = f" and address {ip}" if ip else ""
         self.stdout.write(self.style.SUCCESS(f"Unlocked {email}{where}: removed {removed} counter(s)."))
+
+    @staticmethod
+    def address(raw: str | None) -> str | None:
+        """The --ip value in its standard form (None when not given)."""
+        if raw is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(raw.strip()))
+        except ValueError as exc:
+            raise CommandError(f"--ip: not an IP address: {raw!r}") from exc

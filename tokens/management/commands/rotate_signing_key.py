@@ -18,7 +18,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        row = keys.rotate()
+        row = keys.rotate_signing_key()
         self.stdout.write(self.style.SUCCESS(f"New active signing key: {row.kid}"))
         self.stdout.write("Published in /.well-known/jwks.json:")
         grace = keys.retired_grace()

@@ -1,4 +1,4 @@
--- wrk script for `make bench` (loadtests/bench.py). Configured by environment variables:
+-- wrk script for `make bench` (python -m loadtests.bench). Configured by environment variables:
 --   BENCH_MODE      login | signup | get
 --   BENCH_PATH      path for `get` (e.g. /api/v1/auth/me)
 --   BENCH_TOKEN     bearer token for `get` (optional)

@@ -1,4 +1,4 @@
-"""System checks for the split middleware stack (see authsite.middleware.BrowserOnlyMiddleware).
+"""System checks for the split middleware stack (see authsite.kit.middleware.BrowserOnlyMiddleware).
 
 Django's admin and deploy checks look for their middleware in MIDDLEWARE; here they sit in
 BROWSER_MIDDLEWARE instead, so those checks are silenced in settings and re-done here.
@@ -24,8 +24,8 @@ REQUIRED_BROWSER = [
 @register()
 def browser_middleware(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     errors = []
-    if "authsite.middleware.BrowserOnlyMiddleware" not in settings.MIDDLEWARE:
-        errors.append(Error("authsite.middleware.BrowserOnlyMiddleware must be in MIDDLEWARE.", id="authsite.E001"))
+    if "authsite.kit.middleware.BrowserOnlyMiddleware" not in settings.MIDDLEWARE:
+        errors.append(Error("authsite.kit.middleware.BrowserOnlyMiddleware must be in MIDDLEWARE.", id="authsite.E001"))
     missing = [path for path in REQUIRED_BROWSER if path not in settings.BROWSER_MIDDLEWARE]
     for path in missing:
         errors.append(Error(f"{path} must be in BROWSER_MIDDLEWARE.", id="authsite.E002"))

@@ -6,9 +6,10 @@ import ipaddress
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from accounts.exceptions import ValidationFailed
+from authsite.kit.exceptions import ValidationFailed
 
 JSON = "application/json"
 
@@ -74,8 +75,6 @@ def client_ip(request: HttpRequest) -> str:
     """The caller's address: the socket peer, or the X-Forwarded-For entry added by the
     outermost of TRUSTED_PROXY_COUNT trusted proxies. A forged header from an untrusted
     peer changes nothing."""
-    from django.conf import settings
-
     peer = request.META.get("REMOTE_ADDR") or "unknown"
     hops = settings.TRUSTED_PROXY_COUNT
     if hops <= 0:

@@ -14,8 +14,8 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-from authsite import metrics
-from authsite.errors import error_response
+from authsite.kit import metrics
+from authsite.kit.errors import error_response
 
 GetResponse = Callable[[HttpRequest], Awaitable[HttpResponse]]
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")

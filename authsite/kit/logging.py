@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from authsite.middleware import request_id
+from authsite.kit.middleware import request_id
 
 REDACTED = "[redacted]"
 # Attributes every LogRecord has; anything else on a record came from `extra=`.

@@ -1,0 +1,55 @@
+"""Model hooks of the accounts app: a change of a user row drops its cached profile and, when
+the user's tokens must stop working, sends `credentials_changed`.
+
+Connected by AccountsConfig.ready().
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_save, pre_delete, pre_save
+from django.dispatch import receiver
+
+from accounts import profiles
+from accounts.models import User
+from accounts.signals import credentials_changed, users_bulk_updated
+
+
+@receiver(pre_save, sender=User)
+def _remember_previous(sender: type[User], instance: User, **kwargs: Any) -> None:
+    if instance.pk is None or kwargs.get("raw"):
+        instance._authsite_previous = None  # type: ignore[attr-defined]
+        return
+    instance._authsite_previous = (  # type: ignore[attr-defined]
+        User.objects.filter(pk=instance.pk).values_list("password", "is_active").first()
+    )
+
+
+@receiver(post_save, sender=User)
+def _announce_changes(sender: type[User], instance: User, created: bool, **kwargs: Any) -> None:
+    if not created:
+        profiles.forget(instance.pk)
+    previous = getattr(instance, "_authsite_previous", None)
+    if created or previous is None:
+        return
+    old_password, was_active = previous
+    if was_active and not instance.is_active:
+        credentials_changed.send(sender=User, user_id=instance.pk, reason="deactivated")
+    elif old_password != instance.password:
+        credentials_changed.send(sender=User, user_id=instance.pk, reason="password_changed")
+
+
+@receiver(pre_delete, sender=User)
+def _announce_deletion(sender: type[User], instance: User, **kwargs: Any) -> None:
+    profiles.forget(instance.pk)
+    credentials_changed.send(sender=User, user_id=instance.pk, reason="deleted")
+
+
+@receiver(users_bulk_updated)
+def _announce_bulk_update(sender: object, user_ids: list[int], deactivated: set[int], **kwargs: Any) -> None:
+    """The same consequences as saving each user."""
+    for user_id in user_ids:
+        profiles.forget(user_id)
+        if user_id in deactivated:
+            credentials_changed.send(sender=User, user_id=user_id, reason="deactivated")

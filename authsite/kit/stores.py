@@ -1,0 +1,135 @@
+"""Clients for the shared fast store (Redis), when REDIS_URL is configured.
+
+Redis is only ever a fast path: the database is the source of truth, so every caller falls
+back to it when Redis is unset or unreachable (`call` / `acall`). After a failure Redis is
+skipped for a short while so that an outage costs one timeout, not one per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio as aredis_lib
+from django.conf import settings
+from django.core.signals import setting_changed
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Seconds to skip Redis after a connection failure before trying it again.
+RETRY_AFTER_FAILURE = 1.0
+_TIMEOUT = 0.5
+
+RedisError = redis.RedisError
+
+
+class _State:
+    """This process's clients and whether Redis is known to be down."""
+
+    def __init__(self) -> None:
+        self.down_until = 0.0
+        self.async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis_lib.Redis] = (
+            weakref.WeakKeyDictionary())
+        self.sync_client: redis.Redis | None = None
+
+
+_state = _State()
+
+
+def reset(**kwargs: object) -> None:
+    """Drop this process's clients and forget any outage (they are rebuilt from settings)."""
+    global _state
+    _state = _State()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
+    if setting == "REDIS_URL":
+        reset()
+
+
+setting_changed.connect(_on_setting_changed)
+
+
+def enabled() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def available() -> bool:
+    """Configured and not known to be down right now."""
+    return enabled() and time.monotonic() >= _state.down_until
+
+
+def mark_down() -> None:
+    _state.down_until = time.monotonic() + RETRY_AFTER_FAILURE
+
+
+def mark_up() -> None:
+    _state.down_until = 0.0
+
+
+def _options() -> dict[str, Any]:
+    return {"socket_timeout": _TIMEOUT, "socket_connect_timeout": _TIMEOUT, "health_check_interval": 30}
+
+
+def aclient(*, probe: bool = False) -> aredis_lib.Redis | None:
+    """The asyncio client bound to the running loop, or None when Redis is unusable.
+
+    With `probe`, the client is returned even while Redis is marked down (readiness checks
+    must tell the truth) without re-enabling it for other callers.
+    """
+    if not (available() or (probe and enabled())):
+        return None
+    loop = asyncio.get_running_loop()
+    client = _state.async_clients.get(loop)
+    if client is None:
+        client = aredis_lib.Redis.from_url(settings.REDIS_URL, **_options())
+        _state.async_clients[loop] = client
+    return client
+
+
+def client() -> redis.Redis | None:
+    """The synchronous client (admin, commands, Celery), or None when Redis is unusable."""
+    if not available():
+        return None
+    if _state.sync_client is None:
+        _state.sync_client = redis.Redis.from_url(settings.REDIS_URL, **_options())
+    return _state.sync_client
+
+
+def _failed(what: str) -> None:
+    mark_down()
+    logger.warning("redis unavailable for %s; using the fallback", what)
+
+
+def call(op: Callable[[redis.Redis], T], fallback: Callable[[], T], *, what: str = "a request") -> T:
+    """`op(client)` on Redis; `fallback()` when Redis is unset, marked down, or fails now
+    (then it is marked down)."""
+    redis_client = client()
+    if redis_client is not None:
+        try:
+            return op(redis_client)
+        except RedisError:
+            _failed(what)
+    return fallback()
+
+
+async def acall(op: Callable[[aredis_lib.Redis], Awaitable[T]],
+                fallback: Callable[[], Awaitable[T] | T], *, what: str = "a request") -> T:
+    """Async twin of `call`: `await op(client)`, else `fallback()` (awaited if it is a coroutine)."""
+    redis_client = aclient()
+    if redis_client is not None:
+        try:
+            return await op(redis_client)
+        except RedisError:
+            _failed(what)
+    result = fallback()
+    if inspect.isawaitable(result):
+        return await result
+    return result  # type: ignore[return-value]

@@ -1,0 +1,52 @@
+"""Staff pages for accounts (accounts/admin.py): users and lockout counters; deactivating a
+user and removing counters take effect at once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import ThrottleCounter, User
+from tests.support.admin import PASSWORD, action, authenticates, staff  # noqa: F401
+from tests.support.tokens import issue_pair
+
+pytestmark = pytest.mark.django_db
+
+
+def test_user_and_lockout_pages_render(staff: Client) -> None:
+    user = User.objects.create_user("member@example.com", PASSWORD)
+    for path in ("/admin/accounts/user/", "/admin/accounts/throttlecounter/",
+                 f"/admin/accounts/user/{user.pk}/change/"):
+        response = staff.get(path, secure=True)
+        assert response.status_code == 200, path
+    assert b"member@example.com" in staff.get("/admin/accounts/user/", secure=True).content
+
+
+def test_deactivate_action_ends_sessions(staff: Client) -> None:
+    user = User.objects.create_user("member@example.com", PASSWORD)
+    pair = issue_pair(user)
+    action(staff, "/admin/accounts/user/", "deactivate", [user.pk])
+    user.refresh_from_db()
+    assert not user.is_active
+    assert not authenticates(pair.access_token)
+
+
+def test_unlock_action_removes_counters(staff: Client) -> None:
+    row = ThrottleCounter.objects.create(key="thr:a:x", count=9, expires_at=timezone.now() + timedelta(minutes=5))
+    action(staff, "/admin/accounts/throttlecounter/", "unlock", [row.pk])
+    assert not ThrottleCounter.objects.exists()
+
+
+def test_add_user_form_canonicalises_and_rejects_duplicates(staff: Client) -> None:
+    User.objects.create_user("taken@example.com", PASSWORD)
+    response = staff.post("/admin/accounts/user/add/", {"email": " TAKEN@Example.com ", "password1": PASSWORD,
+                                                        "password2": PASSWORD, "usable_password": "true"}, secure=True)
+    assert response.status_code == 200  # the form again, with an error
+    assert User.objects.count() == 2  # staff + taken
+    response = staff.post("/admin/accounts/user/add/", {"email": " New@Example.com ", "password1": PASSWORD,
+                                                        "password2": PASSWORD, "usable_password": "true"}, secure=True)
+    assert response.status_code == 302, response.content[:500]
+    assert User.objects.filter(email="new@example.com").exists()
