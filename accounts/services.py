@@ -106,7 +106,7 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
             result = yield twins.Io(passwords.verify_in_pool, passwords.averify, (password, user.password))
             ok = result.valid and user.is_active
             if ok and result.upgraded_hash:
-                yield twins.Io(_store_upgrade, _astore_upgrade, (user, result.upgraded_hash))
+                yield twins.Io(store_upgrade, astore_upgrade, (user, result.upgraded_hash))
     except BaseException:
         # Not a wrong guess (pool full, database down, client gone): give the slot back.
         yield twins.Io(throttling.release, throttling.arelease, (limits,))
@@ -152,7 +152,8 @@ def record_login(user_id: int, when: datetime, expected_password: str) -> bool:
                 .update(last_login=when))
 
 
-def _store_upgrade(user: User, new_hash: str) -> None:
+def store_upgrade(user: User, new_hash: str) -> None:
+    """Replace `user`'s stored hash with `new_hash` unless it changed since `user` was read."""
     # Compare-and-swap on the old value: never overwrite a hash changed meanwhile (a password
     # change, an admin reset or a rehash job).
     updated = User.objects.filter(pk=user.pk, password=user.password).update(password=new_hash)
@@ -162,7 +163,7 @@ def _store_upgrade(user: User, new_hash: str) -> None:
         logger.info("hash upgrade skipped: hash changed concurrently", extra={"user_id": user.pk})
 
 
-_astore_upgrade = sync_to_async(_store_upgrade)
+astore_upgrade = sync_to_async(store_upgrade)  # the async twin
 
 
 async def achange_password(user_id: int, current: str, new: str, ip: str = "") -> None:

@@ -37,16 +37,9 @@ def _check_database() -> None:
 
 
 async def _check_cache() -> None:
-    if not stores.enabled():
-        return  # embedded mode: the database is the shared store
-    # Probe even if recently marked down; only a success turns Redis back on for requests.
-    client = stores.aclient(probe=True)
-    try:
-        await client.ping()  # type: ignore[union-attr]
-    except stores.RedisError:
-        stores.mark_down()
-        raise
-    stores.mark_up()
+    # Embedded mode has no Redis: the database is the shared store, and the probe says so.
+    if not await stores.aprobe():
+        raise ConnectionError("redis does not answer")
 
 
 def _check_broker() -> None:

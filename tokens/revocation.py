@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -62,43 +63,36 @@ def _db_is_revoked(sid: str) -> bool:
     return not Session.objects.filter(pk=sid, revoked_at__isnull=True).exists()
 
 
+def _reload_on(client: Any) -> int:
+    if not client.set(LOADING_KEY, "1", nx=True, ex=30):
+        return 0  # another process is reloading
+    cutoff = timezone.now() - timedelta(seconds=_mark_ttl())
+    count = 0
+    pipe = client.pipeline(transaction=False)
+    for sid in Session.objects.filter(revoked_at__gt=cutoff).values_list("pk", flat=True).iterator():
+        pipe.set(_key(str(sid)), "1", ex=_mark_ttl())
+        count += 1
+        if count % 1000 == 0:
+            pipe.execute()
+    pipe.set(READY_KEY, "1", ex=READY_TTL)
+    pipe.delete(LOADING_KEY)
+    pipe.execute()
+    _state["resync"] = False
+    return count
+
+
 def reload() -> int:
     """Copy every recently revoked session from the database into Redis, then set the marker."""
-    client = stores.client()
-    if client is None:
-        return 0
-    try:
-        if not client.set(LOADING_KEY, "1", nx=True, ex=30):
-            return 0  # another process is reloading
-        cutoff = timezone.now() - timedelta(seconds=_mark_ttl())
-        count = 0
-        pipe = client.pipeline(transaction=False)
-        for sid in Session.objects.filter(revoked_at__gt=cutoff).values_list("pk", flat=True).iterator():
-            pipe.set(_key(str(sid)), "1", ex=_mark_ttl())
-            count += 1
-            if count % 1000 == 0:
-                pipe.execute()
-        pipe.set(READY_KEY, "1", ex=READY_TTL)
-        pipe.delete(LOADING_KEY)
-        pipe.execute()
-        _state["resync"] = False
-        return count
-    except stores.RedisError:
-        stores.mark_down()
-        return 0
+    return stores.call(_reload_on, lambda: 0, what="revocation")
 
 
 def _refill() -> None:
     """Reload the revoked set into Redis. After an outage this process saw, drop the marker
     first: a revocation written meanwhile is only in the database, so every process must fall
     back to it until the set is complete again."""
-    if _state["resync"]:
-        client = stores.client()
-        if client is not None:
-            try:
-                client.delete(READY_KEY)
-            except stores.RedisError:
-                return
+    if _state["resync"] and not stores.call(lambda client: client.delete(READY_KEY) >= 0, lambda: False,
+                                            what="revocation"):
+        return
     reload()
 
 
@@ -109,50 +103,46 @@ def _db_answer_and_refill(sid: str) -> bool:
     return revoked
 
 
+def _saw_outage() -> None:
+    _state["resync"] = True
+
+
 async def acheck(sid: str, also_get: str | None = None) -> tuple[bool, bytes | None]:
     """Whether session `sid` is revoked (or does not exist), plus the value of Redis key
     `also_get` fetched in the same round trip (None when absent or when Redis is not used)."""
-    client = stores.aclient()
-    if client is not None:
-        keys = [READY_KEY, _key(sid)] + ([also_get] if also_get else [])
-        try:
-            values = await client.mget(keys)
-        except stores.RedisError:
-            stores.mark_down()
-            _state["resync"] = True
-        else:
-            extra = values[2] if also_get else None
-            if values[0] is not None and not _state["resync"]:
-                return values[1] is not None, extra
-            return await sync_to_async(_db_answer_and_refill)(sid), extra
-    return await sync_to_async(_db_is_revoked)(sid), None
+    keys = [READY_KEY, _key(sid)] + ([also_get] if also_get else [])
+    values = await stores.acall(lambda client: client.mget(keys), lambda: None, what="revocation",
+                                on_error=_saw_outage)
+    if values is None:
+        return await sync_to_async(_db_is_revoked)(sid), None
+    extra = values[2] if also_get else None
+    if values[0] is not None and not _state["resync"]:
+        return values[1] is not None, extra
+    return await sync_to_async(_db_answer_and_refill)(sid), extra
 
 
 def publish(session_ids: Iterable[object]) -> None:
     """Tell Redis about sessions just revoked in the database."""
     keys = [_key(str(sid)) for sid in session_ids]
-    if not keys:
-        return
-    client = stores.client()
-    if client is None:
-        if stores.enabled():
-            _state["resync"] = True
-            _retry_later(keys)
-        return
-    try:
-        _write_keys(client, keys)
-    except stores.RedisError:
-        stores.mark_down()
-        _state["resync"] = True
-        _retry_later(keys)
-        logger.warning("redis unavailable: %d revocation(s) kept in the database only", len(keys))
+    if keys:
+        stores.call(lambda client: _write_keys(client, keys), lambda: _keep_for_later(keys), what="revocation")
 
 
-def _write_keys(client: object, keys: list[str]) -> None:
-    pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+def _keep_for_later(keys: list[str]) -> None:
+    """Redis is configured but unusable: the revocations are in the database only for now."""
+    if not stores.enabled():
+        return
+    _saw_outage()
+    _retry_later(keys)
+    logger.warning("redis unavailable: %d revocation(s) kept in the database only", len(keys))
+
+
+def _write_keys(client: Any, keys: list[str]) -> bool:
+    pipe = client.pipeline(transaction=False)
     for key in keys:
         pipe.set(key, "1", ex=_mark_ttl())
     pipe.execute()
+    return True
 
 
 def _retry_later(keys: list[str]) -> None:
@@ -173,13 +163,7 @@ def _retry_pending() -> None:
             if not keys:
                 _retrier.clear()
                 return
-        client = stores.client()
-        if client is None:
-            continue
-        try:
-            _write_keys(client, keys)
-        except stores.RedisError:
-            stores.mark_down()
+        if not stores.call(lambda client: _write_keys(client, keys), lambda: False, what="revocation"):
             continue
         with _pending_lock:
             _pending.difference_update(keys)

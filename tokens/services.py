@@ -53,18 +53,20 @@ class AccessClaims:
     profile: bytes | None = None
 
 
-def _digest(refresh_token: str) -> str:
+def digest_refresh_token(refresh_token: str) -> str:
+    """What the database stores of a refresh token (its SHA-256, hex)."""
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
 def _new_refresh(session: Session, now: Any) -> tuple[str, RefreshToken]:
     raw = secrets.token_urlsafe(32)
-    row = RefreshToken(token_hash=_digest(raw), session=session,
+    row = RefreshToken(token_hash=digest_refresh_token(raw), session=session,
                        expires_at=now + timedelta(seconds=settings.REFRESH_TOKEN_TTL))
     return raw, row
 
 
-def _sign_access(user_id: int, session_id: str, key: ActiveKey | None = None) -> str:
+def sign_access(user_id: int, session_id: str, key: ActiveKey | None = None) -> str:
+    """A new access token of `session_id`, signed with `key` (default: the active key)."""
     now = int(time.time())
     claims = {
         "iss": settings.JWT_ISSUER,
@@ -105,7 +107,7 @@ async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPa
     session, refresh = await sync_to_async(_start_session)(user, ip, user_agent)
     await profiles.aforget(user.pk)  # /me shows last_login
     key = await ring.asigning_key()
-    return TokenPair(_sign_access(user.pk, str(session.pk), key), refresh, settings.ACCESS_TOKEN_TTL)
+    return TokenPair(sign_access(user.pk, str(session.pk), key), refresh, settings.ACCESS_TOKEN_TTL)
 
 
 # --- Verify ---
@@ -160,7 +162,7 @@ def _use_refresh_token(refresh_token: str, ip: str) -> Rotated | Reused:
     now = timezone.now()
     with transaction.atomic():
         row = (RefreshToken.objects.select_for_update().select_related("session", "session__user")
-               .filter(token_hash=_digest(refresh_token)).first())
+               .filter(token_hash=digest_refresh_token(refresh_token)).first())
         if row is None:
             raise InvalidToken("unknown refresh")
         session = row.session
@@ -188,7 +190,7 @@ def refresh(refresh_token: str, ip: str = "") -> TokenPair:
     if isinstance(outcome, Reused):
         revocation.revoke_sessions(session_ids=[outcome.session_id], reason="refresh_reuse")
         raise InvalidToken("refresh reuse")
-    return TokenPair(_sign_access(outcome.user_id, outcome.session_id), outcome.refresh_token,
+    return TokenPair(sign_access(outcome.user_id, outcome.session_id), outcome.refresh_token,
                      settings.ACCESS_TOKEN_TTL)
 
 
@@ -204,7 +206,7 @@ def logout(claims: AccessClaims, refresh_token: str | None = None) -> None:
     """End the caller's session, and the session of `refresh_token` if it is the caller's too."""
     revocation.revoke_sessions(session_ids=[claims.session_id], reason="logout")
     if refresh_token and len(refresh_token) <= MAX_TOKEN_LENGTH:
-        other = (RefreshToken.objects.filter(token_hash=_digest(refresh_token), session__user_id=claims.user_id)
+        other = (RefreshToken.objects.filter(token_hash=digest_refresh_token(refresh_token), session__user_id=claims.user_id)
                  .values_list("session_id", flat=True).first())
         if other is not None:
             revocation.revoke_sessions(session_ids=[other], reason="logout")

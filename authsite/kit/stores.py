@@ -103,33 +103,50 @@ def client() -> redis.Redis | None:
     return _state.sync_client
 
 
-def _failed(what: str) -> None:
+def _failed(what: str, on_error: Callable[[], None] | None) -> None:
     mark_down()
     logger.warning("redis unavailable for %s; using the fallback", what)
+    if on_error is not None:
+        on_error()
 
 
-def call(op: Callable[[redis.Redis], T], fallback: Callable[[], T], *, what: str = "a request") -> T:
+def call(op: Callable[[redis.Redis], T], fallback: Callable[[], T], *, what: str = "a request",
+         on_error: Callable[[], None] | None = None) -> T:
     """`op(client)` on Redis; `fallback()` when Redis is unset, marked down, or fails now
-    (then it is marked down)."""
+    (then it is marked down, and `on_error()` runs before the fallback)."""
     redis_client = client()
     if redis_client is not None:
         try:
             return op(redis_client)
         except RedisError:
-            _failed(what)
+            _failed(what, on_error)
     return fallback()
 
 
-async def acall(op: Callable[[aredis_lib.Redis], Awaitable[T]],
-                fallback: Callable[[], Awaitable[T] | T], *, what: str = "a request") -> T:
+async def acall(op: Callable[[aredis_lib.Redis], Awaitable[T]], fallback: Callable[[], Awaitable[T] | T], *,
+                what: str = "a request", on_error: Callable[[], None] | None = None) -> T:
     """Async twin of `call`: `await op(client)`, else `fallback()` (awaited if it is a coroutine)."""
     redis_client = aclient()
     if redis_client is not None:
         try:
             return await op(redis_client)
         except RedisError:
-            _failed(what)
+            _failed(what, on_error)
     result = fallback()
     if inspect.isawaitable(result):
         return await result
     return result  # type: ignore[return-value]
+
+
+async def aprobe() -> bool:
+    """Ping Redis even while it is marked down (readiness must tell the truth); only a success
+    turns it back on for other callers. True when Redis answers or is not configured."""
+    if not enabled():
+        return True
+    try:
+        await aclient(probe=True).ping()  # type: ignore[union-attr]
+    except RedisError:
+        mark_down()
+        return False
+    mark_up()
+    return True

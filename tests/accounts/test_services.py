@@ -170,7 +170,7 @@ def test_the_upgrade_does_not_overwrite_a_hash_changed_meanwhile() -> None:
     # Meanwhile an admin (or a password change) stores another password.
     User.objects.filter(pk=user.pk).update(password=passwords.hash_password(OTHER_PASSWORD))
     changed = User.objects.get(pk=user.pk).password
-    async_to_sync(services._astore_upgrade)(stale, passwords.hash_password(PASSWORD))
+    async_to_sync(services.astore_upgrade)(stale, passwords.hash_password(PASSWORD))
     user.refresh_from_db()
     assert user.password == changed
     assert user.check_password(OTHER_PASSWORD)
@@ -180,7 +180,7 @@ def test_the_upgrade_writes_when_nothing_changed() -> None:
     # Control for the test above: the same call on a fresh object does store the new hash.
     user = User.objects.create(email="old@example.com", password=pbkdf2_hash(PASSWORD))
     new = passwords.hash_password(PASSWORD)
-    async_to_sync(services._astore_upgrade)(user, new)
+    async_to_sync(services.astore_upgrade)(user, new)
     user.refresh_from_db()
     assert user.password == new
 

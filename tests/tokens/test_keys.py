@@ -126,13 +126,13 @@ def test_retired_key_stops_verifying_when_its_grace_ends(user: User) -> None:
     issue_pair(user)
     session_id = str(Session.objects.get(user=user).pk)
     keys.rotate_signing_key()
-    token = services._sign_access(user.pk, session_id, old)
+    token = services.sign_access(user.pk, session_id, old)
     assert async_to_sync(services.aauthenticate_access)(token).user_id == user.pk  # within grace
     # The grace has passed (backdate the retirement) and this worker re-reads its key set.
     SigningKey.objects.filter(kid=old.kid).update(retired_at=timezone.now() - keys.retired_grace() - timedelta(seconds=1))
     keys.ring.invalidate()
     services.verified_cache.clear()
-    fresh = services._sign_access(user.pk, session_id, old)  # minted with the old private key
+    fresh = services.sign_access(user.pk, session_id, old)  # minted with the old private key
     with pytest.raises(InvalidToken):
         async_to_sync(services.aauthenticate_access)(fresh)
     assert codec.unverified_kid(fresh) == old.kid

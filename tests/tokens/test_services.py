@@ -86,7 +86,7 @@ def test_refresh_tokens_are_opaque_and_stored_only_as_digests(api: Client, user:
     pair = login(api, user.email)
     assert pair["refresh_token"].count(".") == 0
     assert not RefreshToken.objects.filter(token_hash=pair["refresh_token"]).exists()
-    assert RefreshToken.objects.filter(token_hash=services._digest(pair["refresh_token"])).exists()
+    assert RefreshToken.objects.filter(token_hash=services.digest_refresh_token(pair["refresh_token"])).exists()
 
 
 # --- refresh rotation and reuse ---
