@@ -68,7 +68,7 @@ loadtest: venv
 # prints the apt-get command and stops. BENCH_SECONDS = length of each of its ~11 measurements
 # (default: 3 runs, about 6 minutes).
 BENCH_SECONDS ?= 10
-# Whole runs; each table row is the run with the median ratio (this machine drifts ±25 %).
+# Whole runs; each table row is the run with the median ratio (a shared machine drifts between runs).
 BENCH_RUNS ?= 3
 BENCH_ARGS ?=
 

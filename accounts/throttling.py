@@ -281,14 +281,20 @@ def clear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:
     return removed + _db_clear(keys, prefixes)
 
 
-def unlock(email: str, ip: str | None = None) -> int:
-    """Clear the failed-login counters of canonical `email`: the account's own, and its
-    account+IP counter for every IP; with `ip`, that address's login and signup counters too.
-    Returns how many counters existed."""
-    keys = [account_key(email)]
+def unlock(email: str | None, ip: str | None = None) -> int:
+    """Clear failed-login counters. With canonical `email`: the account's own, and its
+    account+IP counter for every IP. With `ip`: that address's login and signup counters (and
+    the account's counter for that address). Returns how many counters existed."""
+    keys: list[str] = []
+    prefixes: list[str] = []
+    if email is not None:
+        keys.append(account_key(email))
+        prefixes.append(account_ip_prefix(email))
     if ip is not None:
-        keys += [account_ip_key(email, ip), ip_key(ip), signup_key(ip)]
-    return clear(keys, [account_ip_prefix(email)])
+        keys += [ip_key(ip), signup_key(ip)]
+        if email is not None:
+            keys.append(account_ip_key(email, ip))
+    return clear(keys, prefixes)
 
 
 def purge_expired() -> int:

@@ -13,8 +13,8 @@ per-IP limit off; it also bounds signups per IP). Every simulated user connects 
 alone push that address over its limit within the first minute, and from then on every login
 and signup from it, a developer's own included, is refused for the limit's window. The
 per-account and account+IP limits keep their defaults, because the simulated users are
-distinct accounts, as real ones are. Environment variables of the calling shell that
-configure the service are not passed on, so the run is the same on every machine.
+distinct accounts, as real ones are. The calling shell's environment is not passed on (only
+PATH, HOME, the locale and the like), so the run is the same on every machine.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from pathlib import Path
 from loadtests import stack
 
 SECRET = "loadtest-only-secret-key-not-for-production-0123456789"
-# Variables the service reads that the calling shell may have set for another purpose.
-SERVICE_VARIABLES = ("DJANGO_", "HASH_", "ARGON2_", "THROTTLE_", "CELERY_", "JWT_", "ACCESS_TOKEN_", "REFRESH_TOKEN_",
-                     "WEB_CONCURRENCY", "TRUSTED_PROXY_COUNT", "AUTHSITE_", "PROMETHEUS_", "DATABASE_URL", "REDIS_URL")
+# The only variables taken from the calling shell: any other may configure the service, and the
+# run must not depend on what a shell happens to export.
+PASSED_THROUGH = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
 # What the load test changes in the service's defaults, and nothing else (see the docstring).
 LOADTEST_SETTINGS = {"THROTTLE_IP": "0/0"}
 
@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def server_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
     """The load-test server's environment: the service's defaults, its own stores, LOADTEST_SETTINGS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SERVICE_VARIABLES)}
+    env = {k: v for k, v in os.environ.items() if k in PASSED_THROUGH}
     env.update({
         "DATABASE_URL": f"{args.pg}/{args.database}", "REDIS_URL": args.redis, "DJANGO_SECRET_KEY": SECRET,
         "AUTHSITE_VAR_DIR": var_dir, "PYTHONUNBUFFERED": "1", **LOADTEST_SETTINGS,

@@ -18,7 +18,7 @@ from tokens.exceptions import InvalidToken
 ALGORITHM = "EdDSA"
 TYP = "at+jwt"
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "sid"]
-# A header longer than this cannot be one of ours (ours are ~60 bytes).
+# Our kids are RFC 7638 thumbprints (43 characters): a longer one cannot be ours.
 MAX_KID_LENGTH = 64
 # Three unpadded base64url segments; an Ed25519 signature is 64 bytes = 86 characters whose last
 # one carries 4 zero bits. PyJWT alone also accepts "=" padding and non-zero spare bits, so one

@@ -39,8 +39,8 @@ async def refresh(request: HttpRequest) -> HttpResponse:
 @api_endpoint("POST", authenticated=True)
 async def logout(request: HttpRequest) -> HttpResponse:
     data = read_json_object(request, optional=True)
-    token = data.get("refresh_token")
-    if token is not None:
+    token = None
+    if "refresh_token" in data:  # optional, but a string when present (null included)
         (token,) = string_fields(data, "refresh_token")
     await services.alogout(request.auth, token)  # type: ignore[attr-defined]
     return no_content()

@@ -4,8 +4,8 @@ this machine, in one run.
 Starts everything itself (PostgreSQL and Redis made ready as `make test` does, with
 scripts/services.sh; a fresh database; the web server with WEB_CONCURRENCY workers; a Celery
 worker), measures, stops what it started, prints a table and writes it into its own section of
-docs/benchmarks.md. Every figure is a
-ratio against a limit measured in the same run, so the result holds on a noisy machine:
+docs/benchmarks.md. Every figure is a ratio against a limit measured in the same run, so the
+result holds on a noisy machine:
 
 - login / signup throughput at saturation ÷ Argon2 verify / hash rate of a bare process with the
   same number of threads on the same cores;

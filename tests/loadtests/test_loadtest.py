@@ -30,6 +30,8 @@ def test_the_configuration_changes_only_the_per_ip_limit(monkeypatch: pytest.Mon
     assert not {"THROTTLE_ACCOUNT", "THROTTLE_ACCOUNT_IP", "DJANGO_DEBUG", "HASH_QUEUE_LIMIT"} & set(env)
     assert env["DATABASE_URL"] == "postgres://postgres@127.0.0.1:5432/authsite_loadtest"
     assert env["REDIS_URL"] == "redis://127.0.0.1:6379/14" and env["AUTHSITE_VAR_DIR"] == "/tmp/var"
+    assert set(env) <= set(loadtest.PASSED_THROUGH) | {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY",
+                                                       "AUTHSITE_VAR_DIR", "PYTHONUNBUFFERED", "THROTTLE_IP"}
 
 
 def test_the_defaults_are_the_make_targets() -> None:

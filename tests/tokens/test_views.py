@@ -178,6 +178,15 @@ def test_logout_with_an_empty_json_object_ends_this_session(api: Client, tokens:
     assert not alive(api, tokens)
 
 
+@pytest.mark.parametrize("value", [None, 42, ["x"]])
+def test_logout_with_a_refresh_token_that_is_not_a_string_is_a_validation_error(
+        api: Client, tokens: dict[str, Any], value: object) -> None:
+    r = post_json(api, LOGOUT, {"refresh_token": value}, token=tokens["access_token"])
+    assert r.status_code == 400 and r.json()["error"] == "validation_error"
+    assert "refresh_token" in r.json()["fields"]
+    assert alive(api, tokens)  # nothing ended: the request was refused whole
+
+
 def test_logout_with_the_refresh_token_of_another_own_session_ends_both(api: Client, user: User) -> None:
     mine, other, third = (login(api, user.email) for _ in range(3))
     assert_no_content(post_json(api, LOGOUT, {"refresh_token": other["refresh_token"]}, token=mine["access_token"]))

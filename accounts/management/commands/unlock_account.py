@@ -27,17 +27,13 @@ class Command(BaseCommand):
         if email == "":
             raise CommandError("EMAIL is empty")
         ip = self.address(options["ip"])
-        if email is None:
-            if ip is None:
-                raise CommandError("give an EMAIL, --ip IP, or both")
-            removed = throttling.clear([throttling.ip_key(ip), throttling.signup_key(ip)])
-            self.stdout.write(self.style.SUCCESS(f"Unlocked address {ip}: removed {removed} counter(s)."))
-            return
+        if email is None and ip is None:
+            raise CommandError("give an EMAIL, --ip IP, or both")
         removed = throttling.unlock(email, ip)
-        if not User.objects.filter(email=email).exists():
+        if email is not None and not User.objects.filter(email=email).exists():
             self.stderr.write(f"note: no account has the email {email}")
-        where = f" and address {ip}" if ip else ""
-        self.stdout.write(self.style.SUCCESS(f"Unlocked {email}{where}: removed {removed} counter(s)."))
+        what = " and ".join(part for part in (email, ip and f"address {ip}") if part)
+        self.stdout.write(self.style.SUCCESS(f"Unlocked {what}: removed {removed} counter(s)."))
 
     @staticmethod
     def address(raw: str | None) -> str | None:
