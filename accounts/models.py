@@ -6,33 +6,44 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models
+from django.db import models, router, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts import passwords
 from accounts.emails import canonical_email
 from accounts.signals import users_bulk_updated
 
-# Fields whose change must reach the profile cache (and, for is_active, end sessions).
-WATCHED_FIELDS = frozenset({"email", "is_staff", "is_active", "date_joined"})
+# Fields whose change must reach the profile cache (and, for is_active and password, end sessions).
+WATCHED_FIELDS = frozenset({"email", "is_staff", "is_active", "date_joined", "password"})
 
 
 class UserQuerySet(models.QuerySet["User"]):
     def update(self, **kwargs: Any) -> int:
-        """A bulk update bypasses model signals; one that touches what /me shows or
-        deactivates users is announced (accounts.signals.users_bulk_updated)."""
+        """A bulk update bypasses model signals; one that touches what /me shows, sets
+        passwords or deactivates users is announced (accounts.signals.users_bulk_updated) in
+        the same transaction as the update."""
         if not WATCHED_FIELDS.intersection(kwargs):
             return super().update(**kwargs)
-        pks = list(self.values_list("pk", flat=True))
-        count = super().update(**kwargs)
-        # Which users are inactive now is read back: is_active may have been set by an
-        # expression (bulk_update uses Case/When) or a value like 0.
-        deactivated = (set(User.objects.filter(pk__in=pks, is_active=False).values_list("pk", flat=True))
-                       if "is_active" in kwargs else set())
-        users_bulk_updated.send(sender=User, user_ids=pks, deactivated=deactivated)
+        with transaction.atomic(using=self.db):
+            pks = list(self.values_list("pk", flat=True))
+            count = super().update(**kwargs)
+            # Which users are inactive now is read back: is_active may have been set by an
+            # expression (bulk_update uses Case/When) or a value like 0.
+            deactivated = (set(User.objects.filter(pk__in=pks, is_active=False).values_list("pk", flat=True))
+                           if "is_active" in kwargs else set())
+            users_bulk_updated.send(sender=User, user_ids=pks, deactivated=deactivated,
+                                    password_set="password" in kwargs)
         return count
 
     update.alters_data = True  # type: ignore[attr-defined]
+
+    def store_rehash(self, pk: int, old: str, new: str) -> bool:
+        """Replace hash `old` by `new`, an encoding of the SAME password (parameter upgrade),
+        unless the hash changed meanwhile. Not a credential change: no session ends."""
+        return bool(models.QuerySet.update(self.filter(pk=pk, password=old), password=new))
+
+    store_rehash.alters_data = True  # type: ignore[attr-defined]
 
 
 class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
@@ -43,7 +54,6 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[
 
     def _create(self, email: str, password: str | None, **extra: Any) -> "User":
         user = self.model(email=canonical_email(email), **extra)
-        # Sync path (manage.py createsuperuser, admin, tests): hashing on this thread is fine.
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -85,7 +95,28 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = canonical_email(self.email)
-        super().save(*args, **kwargs)
+        # One transaction for the row and what its change causes (accounts.receivers: a new
+        # password or a deactivation ends the sessions): both happen, or neither.
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+
+    def set_password(self, raw_password: str | None) -> None:
+        """Like Django's, but the hash runs in the bounded pool (admin forms, createsuperuser)."""
+        if raw_password is None:
+            super().set_password(None)  # an unusable password: no hashing
+            return
+        self.password = passwords.hash_in_pool(raw_password)
+        self._password = raw_password
+
+    def check_password(self, raw_password: str) -> bool:
+        """Like Django's, through the bounded pool; an outdated hash is upgraded in place
+        without counting as a password change."""
+        result = passwords.verify_in_pool(raw_password or "", self.password)
+        if result.valid and result.upgraded_hash and self.pk is not None:
+            if User.objects.store_rehash(self.pk, self.password, result.upgraded_hash):
+                self.password = result.upgraded_hash
+        return result.valid
 
     def __str__(self) -> str:
         return self.email

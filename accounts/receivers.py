@@ -21,8 +21,10 @@ def _remember_previous(sender: type[User], instance: User, **kwargs: Any) -> Non
     if instance.pk is None or kwargs.get("raw"):
         instance._authsite_previous = None  # type: ignore[attr-defined]
         return
+    # Locked until the save commits (User.save opens the transaction): a concurrent change of
+    # the same row waits, so each one compares against what it really replaces.
     instance._authsite_previous = (  # type: ignore[attr-defined]
-        User.objects.filter(pk=instance.pk).values_list("password", "is_active").first()
+        User.objects.select_for_update().filter(pk=instance.pk).values_list("password", "is_active").first()
     )
 
 
@@ -47,9 +49,13 @@ def _announce_deletion(sender: type[User], instance: User, **kwargs: Any) -> Non
 
 
 @receiver(users_bulk_updated)
-def _announce_bulk_update(sender: object, user_ids: list[int], deactivated: set[int], **kwargs: Any) -> None:
-    """The same consequences as saving each user."""
+def _announce_bulk_update(sender: object, user_ids: list[int], deactivated: set[int],
+                          password_set: bool = False, **kwargs: Any) -> None:
+    """The same consequences as saving each user (a bulk password write is a password change
+    for every row it touched)."""
     for user_id in user_ids:
         profiles.forget(user_id)
         if user_id in deactivated:
             credentials_changed.send(sender=User, user_id=user_id, reason="deactivated")
+        elif password_set:
+            credentials_changed.send(sender=User, user_id=user_id, reason="password_changed")

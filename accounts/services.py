@@ -20,7 +20,6 @@ from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials
 from authsite.kit.exceptions import ValidationFailed
 from accounts.models import User
-from accounts.signals import credentials_changed
 from authsite.kit import twins
 
 logger = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ def store_upgrade(user: User, new_hash: str) -> None:
     """Replace `user`'s stored hash with `new_hash` unless it changed since `user` was read."""
     # Compare-and-swap on the old value: never overwrite a hash changed meanwhile (a password
     # change, an admin reset or a rehash job).
-    updated = User.objects.filter(pk=user.pk, password=user.password).update(password=new_hash)
+    updated = User.objects.store_rehash(user.pk, user.password, new_hash)
     if updated:
         user.password = new_hash
     else:
@@ -187,10 +186,11 @@ async def achange_password(user_id: int, current: str, new: str, ip: str = "") -
         raise ValidationFailed("Invalid input.", {"current_password": ["Incorrect password."]})
     await throttling.arelease(limits, forget=[throttling.account_ip_key(user.email, ip)])
     encoded = await passwords.ahash(new)
+    # Compare-and-swap, and one transaction with the end of every session: UserQuerySet.update
+    # announces the new password (credentials_changed) before it commits.
     updated = await User.objects.filter(pk=user.pk, password=user.password).aupdate(password=encoded)
     if not updated:
         raise ValidationFailed("Invalid input.", {"current_password": ["The password changed meanwhile; try again."]})
-    await credentials_changed.asend(sender=User, user_id=user.pk, reason="password_changed")
 
 
 async def aget_active_user(user_id: int) -> User:

@@ -19,6 +19,12 @@ Message = dict[str, Any]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authsite.settings")
 django_application = get_asgi_application()
 
+from tokens import revocation  # noqa: E402  (needs the apps loaded)
+
+# Each server process reads Redis's eviction policy now, then keeps its revocation view in
+# step with the database (tokens.revocation).
+revocation.start_watcher()
+
 
 async def _refuse(send: Any, limit: int) -> None:
     body = orjson.dumps({"error": "payload_too_large", "message": f"Request body exceeds {limit} bytes."})

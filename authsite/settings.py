@@ -8,6 +8,7 @@ database as the shared revocation/throttle store, and a filesystem Celery broker
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -87,6 +88,9 @@ if not SECRET_KEY:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(64))
     SECRET_KEY = _secret_file.read_text().strip()
+# Earlier secret keys, newest first: still accepted for signed values and for decrypting
+# signing keys, which are then re-encrypted under SECRET_KEY (rotation without downtime).
+SECRET_KEY_FALLBACKS = [k.strip() for k in _env("DJANGO_SECRET_KEY_FALLBACKS").split(",") if k.strip()]
 
 ALLOWED_HOSTS = [h.strip() for h in _env("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 
@@ -120,7 +124,9 @@ BROWSER_MIDDLEWARE = [
 ]
 # Django's own checks look for these in MIDDLEWARE; authsite.kit.checks checks BROWSER_MIDDLEWARE.
 SILENCED_SYSTEM_CHECKS = ["admin.E408", "admin.E409", "admin.E410", "security.W001", "security.W002",
-                          "security.W003"]
+                          "security.W003",
+                          # HSTS includeSubDomains and preload are opt-in settings.
+                          "security.W005", "security.W021"]
 # Path prefixes served without the browser middleware.
 API_PATH_PREFIXES = ("/api/", "/.well-known/", "/healthz", "/readyz", "/metrics")
 API_MAX_BODY_BYTES = 16 * 1024
@@ -233,16 +239,36 @@ THROTTLE_ACCOUNT_IP = _env_rate("THROTTLE_ACCOUNT_IP", "5/900")
 THROTTLE_ACCOUNT = _env_rate("THROTTLE_ACCOUNT", "50/900")
 THROTTLE_IP = _env_rate("THROTTLE_IP", "100/900")
 TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+# A client that logged in to an account before ("known client", proven by the signed token it
+# got then) is counted per client instead of against THROTTLE_ACCOUNT: strangers cannot lock
+# the owner out. Tokens are valid this long (seconds).
+KNOWN_CLIENT_TTL = _env_int("KNOWN_CLIENT_TTL", 180 * 86400, minimum=1)
+KNOWN_CLIENT_COOKIE = "authsite_client"
 
 # --- Tokens ---
 ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 600, minimum=1)
 REFRESH_TOKEN_TTL = _env_int("REFRESH_TOKEN_TTL", 1209600, minimum=1)
+# No refresh extends a session beyond this age (seconds since login).
+SESSION_MAX_AGE = _env_int("SESSION_MAX_AGE", 30 * 86400, minimum=1)
+# Refreshes allowed per session: COUNT/SECONDS, 0/0 disables.
+THROTTLE_REFRESH = _env_rate("THROTTLE_REFRESH", "30/600")
+# A refresh token presented again this soon after its rotation, while its successor is still
+# unused, is a retry of a lost answer (not reuse): it gets a new pair and the successor dies.
+REFRESH_RETRY_GRACE = _env_int("REFRESH_RETRY_GRACE", 10)
 JWT_ISSUER = _env("JWT_ISSUER", "authsite")
 JWT_AUDIENCE = _env("JWT_AUDIENCE", "authsite")
 # Clock skew tolerated when checking exp/iat, seconds.
 JWT_LEEWAY = 5
 # How long a worker trusts its in-memory copy of the active signing key before re-reading it.
 SIGNING_KEY_REFRESH_SECONDS = 30
+# Redis keeps a revocation this much longer than the last access token it covers could live
+# (clock skew between machines, a token signed late in its second).
+REVOCATION_KEY_MARGIN = 120
+# How often each server process compares Redis's revocation sequence with the database's and
+# publishes revocations another process committed but could not publish.
+REVOCATION_POLL_SECONDS = 1.0
+# How often each server process re-reads Redis's maxmemory policy.
+REDIS_POLICY_CHECK_SECONDS = 10.0
 VERIFIED_TOKEN_CACHE_SIZE = 50_000
 WEB_CONCURRENCY = _env_int("WEB_CONCURRENCY", _cpus(), minimum=1)
 
@@ -260,8 +286,9 @@ CSRF_COOKIE_SECURE = not DEBUG
 # DJANGO_SECURE_SSL_REDIRECT=0 (a stack on localhost with no TLS in front, as docker-compose.yml).
 SECURE_SSL_REDIRECT = _env_flag("DJANGO_SECURE_SSL_REDIRECT", not (DEBUG or EMBEDDED))
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
-SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = not DEBUG
+# Both bind more than this host (every subdomain; browsers' preload lists): opt-in only.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env("SECURE_HSTS_INCLUDE_SUBDOMAINS") == "1"
+SECURE_HSTS_PRELOAD = _env("SECURE_HSTS_PRELOAD") == "1"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 if TRUSTED_PROXY_COUNT > 0:
@@ -293,6 +320,17 @@ PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)
 # A scrape older than this triggers a background refresh of the users-by-hash-status gauge.
 METRICS_REFRESH_SECONDS = 60
+# /metrics answers only clients in these networks, or requests with `Authorization: Bearer
+# $METRICS_TOKEN` when that is set; anyone else gets 404.
+METRICS_ALLOWED_NETWORKS = [n.strip() for n in _env(
+    "METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+).split(",") if n.strip()]
+for _net in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_net!r} is not a network") from _exc
+METRICS_TOKEN = _env("METRICS_TOKEN")
 
 # --- Logs: one JSON object per line (with the request id) unless DEBUG ---
 LOGGING = {

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from tests.support import servers  # noqa: F401  (fixture helpers)
+from tests.support.commit_hooks import on_commit_at_code_level  # noqa: F401
 from tests.support.servers import live_server_factory  # noqa: F401
 
 IN_CI = os.environ.get("CI") == "true"
@@ -30,7 +31,7 @@ def _clean_shared_state() -> None:
     from authsite.kit import stores
     from tokens import keys, revocation, services
 
-    stores.mark_up()
+    stores.reset()
     client = stores.client()
     if client is not None:
         client.flushdb()

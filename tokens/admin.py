@@ -24,6 +24,11 @@ class SessionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Ended sessions stay as history (purged later); ending one is "revoke". A deletion from
+        # anywhere else still revokes first (tokens.receivers).
+        return False
+
     @admin.action(description="Revoke selected sessions")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
         count = 0

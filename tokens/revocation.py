@@ -1,29 +1,41 @@
 """Is a session revoked? The database decides; Redis answers fast.
 
-The database holds the truth (Session.revoked_at; a deleted session is revoked). Redis holds
-`rev:s:<sid>` for every session revoked within the last access-token lifetime, and a
-`rev:ready` marker saying that set is complete. Without the marker (a flushed or restarted
-Redis, or after an outage) answers come from the database until one process has reloaded the
-set from it. Revocations are written to the database first, then to Redis, so every worker
-process and machine sharing REDIS_URL/the database sees them at once.
+The database holds the truth: `Session.revoked_at` (a deleted session is revoked) and the
+revocation journal (`tokens.models.Revocation`), whose ids are a sequence. Redis holds
+`rev:s:<sid>` for every session revoked within the last access-token lifetime (plus a margin)
+and the marker `rev:ready` = N, meaning "every revocation up to sequence N is here".
+
+A process trusts Redis only while the marker is there and N is at least the highest sequence
+the process knows to be committed: its own revocations, and the database's highest, read every
+REVOCATION_POLL_SECONDS by the watcher thread of each server process. A Redis that lost keys
+(restored from a snapshot, failed over to a lagging replica, flushed) carries an older N or
+none: every process then answers from the database until one has reloaded the set. A Redis
+that may evict keys is not used at all (authsite.stores).
+
+Revocations are written to the database inside the caller's transaction and told to Redis
+after it commits. A journal row stays `published=False` until Redis has it: the watcher of any
+process publishes rows left behind by a process that died or met a Redis outage.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from authsite.kit import stores
-from tokens.models import Session
+from tokens.models import Revocation, Session
 
 logger = logging.getLogger(__name__)
 
@@ -31,29 +43,147 @@ READY_KEY = "rev:ready"
 LOADING_KEY = "rev:loading"
 # The complete set is re-read from the database at least this often.
 READY_TTL = 300
-_state = {"resync": False}
-# Revocation keys that could not be written to Redis, retried in the background until they are:
-# a Redis that was only unreachable (not restarted) comes back with its old `rev:ready` marker,
-# and processes that never saw the outage would trust it and miss these revocations.
-PENDING_RETRY_INTERVAL = 0.2
-_pending: set[str] = set()
-_pending_lock = threading.Lock()
-_retrier: list[threading.Thread] = []
+# Journal rows still unpublished this long after the revocation are published by the watcher
+# (the revoking process normally does it right after its commit).
+LEFT_BEHIND_AFTER = 1.0
+_state: dict[str, int] = {"known": 0}
+_state_lock = threading.Lock()
+_watcher: list[threading.Thread] = []
+
+# Raises the marker to ARGV[1] if it is there and lower; never creates it (only a reload,
+# which copies the whole set, may claim completeness).
+_RAISE = """
+local current = redis.call('GET', KEYS[1])
+if current and (tonumber(current) or 0) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+end
+return 0
+"""
+
+Entry = tuple[int, str]  # (journal sequence number, session id)
 
 
 def reset() -> None:
-    """Forget that this process saw a Redis outage (as in a new process)."""
-    _state["resync"] = False
+    """Forget the sequence numbers learnt (as in a new process)."""
+    with _state_lock:
+        _state["known"] = 0
 
 
 def _key(sid: str) -> str:
     return f"rev:s:{sid}"
 
 
-def _mark_ttl() -> int:
-    # After this, every access token of the session has expired: the marker can go.
-    return settings.ACCESS_TOKEN_TTL + settings.JWT_LEEWAY + 1
+def key_ttl() -> int:
+    """Seconds a revocation stays in Redis: after that, every access token of the session has
+    expired, even on a machine whose clock is behind."""
+    return settings.ACCESS_TOKEN_TTL + settings.JWT_LEEWAY + settings.REVOCATION_KEY_MARGIN
 
+
+def _note_known(seq: int) -> None:
+    with _state_lock:
+        if seq > _state["known"]:
+            _state["known"] = seq
+
+
+def known_sequence() -> int:
+    """The highest revocation sequence number this process knows to be committed."""
+    return _state["known"]
+
+
+def _marker_value(raw: bytes | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+# --- Writing ---
+
+def journal(session_ids: Iterable[object], when: datetime) -> None:
+    """Record revocations in the journal, in the caller's transaction; Redis is told when it
+    commits (nothing is told if it rolls back)."""
+    rows = Revocation.objects.bulk_create([Revocation(session_id=sid, revoked_at=when) for sid in session_ids])
+    entries = [(row.pk, str(row.session_id)) for row in rows]
+    if entries:
+        transaction.on_commit(lambda: publish(entries), robust=True)
+
+
+def revoke_sessions(*, reason: str, user_id: int | None = None,
+                    session_ids: Sequence[object] | None = None) -> list[str]:
+    """Revoke every live session of `user_id` and/or among `session_ids`; return their ids.
+
+    Runs inside the caller's transaction when there is one: the revocation commits or rolls
+    back with the change that caused it.
+    """
+    filters: dict[str, object] = {}
+    if user_id is not None:
+        filters["user_id"] = user_id
+    if session_ids is not None:
+        filters["pk__in"] = list(session_ids)
+    if not filters:
+        raise ValueError("revoke_sessions needs user_id or session_ids")
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(Session.objects.filter(revoked_at__isnull=True, **filters).values_list("pk", flat=True))
+        if ids:
+            Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(
+                revoked_at=now, revoked_reason=reason[:32])
+            journal(ids, now)
+    if ids and reason == "refresh_reuse":
+        logger.warning("security: refresh token family revoked", extra={"event": "family_revoked",
+                                                                       "session_id": str(ids[0])})
+    return [str(i) for i in ids]
+
+
+def publish(entries: Sequence[Entry]) -> None:
+    """Tell Redis about committed revocations, then mark them published in the journal."""
+    if not entries:
+        return
+    top = max(seq for seq, _ in entries)
+    _note_known(top)
+
+    def write(client: Any) -> bool:
+        pipe = client.pipeline(transaction=False)
+        for _, sid in entries:
+            pipe.set(_key(sid), "1", ex=key_ttl())
+        pipe.eval(_RAISE, 1, READY_KEY, top)
+        pipe.execute()
+        return True
+
+    # When Redis is unusable the rows stay unpublished: a watcher publishes them later.
+    if stores.call(write, lambda: False, what="revocation"):
+        Revocation.objects.filter(pk__in=[seq for seq, _ in entries], published=False).update(published=True)
+
+
+def _reload_on(client: Any) -> int:
+    if not client.set(LOADING_KEY, "1", nx=True, ex=30):
+        return 0  # another process is reloading
+    # Read before the rows: a revocation committed meanwhile has a higher number and is
+    # published by its own process.
+    seq = Revocation.objects.aggregate(top=Max("id"))["top"] or 0
+    cutoff = timezone.now() - timedelta(seconds=key_ttl())
+    count = 0
+    pipe = client.pipeline(transaction=False)
+    for sid in Revocation.objects.filter(revoked_at__gt=cutoff).values_list("session_id", flat=True).iterator():
+        pipe.set(_key(str(sid)), "1", ex=key_ttl())
+        count += 1
+        if count % 1000 == 0:
+            pipe.execute()
+    pipe.set(READY_KEY, str(seq), ex=READY_TTL)
+    pipe.delete(LOADING_KEY)
+    pipe.execute()
+    _note_known(seq)
+    return count
+
+
+def reload() -> int:
+    """Copy every recent revocation from the journal into Redis, then set the marker."""
+    return stores.call(_reload_on, lambda: 0, what="revocation")
+
+
+# --- Reading ---
 
 def _db_is_revoked(sid: str) -> bool:
     try:
@@ -63,127 +193,68 @@ def _db_is_revoked(sid: str) -> bool:
     return not Session.objects.filter(pk=sid, revoked_at__isnull=True).exists()
 
 
-def _reload_on(client: Any) -> int:
-    if not client.set(LOADING_KEY, "1", nx=True, ex=30):
-        return 0  # another process is reloading
-    cutoff = timezone.now() - timedelta(seconds=_mark_ttl())
-    count = 0
-    pipe = client.pipeline(transaction=False)
-    for sid in Session.objects.filter(revoked_at__gt=cutoff).values_list("pk", flat=True).iterator():
-        pipe.set(_key(str(sid)), "1", ex=_mark_ttl())
-        count += 1
-        if count % 1000 == 0:
-            pipe.execute()
-    pipe.set(READY_KEY, "1", ex=READY_TTL)
-    pipe.delete(LOADING_KEY)
-    pipe.execute()
-    _state["resync"] = False
-    return count
-
-
-def reload() -> int:
-    """Copy every recently revoked session from the database into Redis, then set the marker."""
-    return stores.call(_reload_on, lambda: 0, what="revocation")
-
-
-def _refill() -> None:
-    """Reload the revoked set into Redis. After an outage this process saw, drop the marker
-    first: a revocation written meanwhile is only in the database, so every process must fall
-    back to it until the set is complete again."""
-    if _state["resync"] and not stores.call(lambda client: client.delete(READY_KEY) >= 0, lambda: False,
-                                            what="revocation"):
-        return
-    reload()
-
-
 def _db_answer_and_refill(sid: str) -> bool:
     # One thread hop for both: the answer from the database, then the set restored.
     revoked = _db_is_revoked(sid)
-    _refill()
+    reload()
     return revoked
-
-
-def _saw_outage() -> None:
-    _state["resync"] = True
 
 
 async def acheck(sid: str, also_get: str | None = None) -> tuple[bool, bytes | None]:
     """Whether session `sid` is revoked (or does not exist), plus the value of Redis key
     `also_get` fetched in the same round trip (None when absent or when Redis is not used)."""
     keys = [READY_KEY, _key(sid)] + ([also_get] if also_get else [])
-    values = await stores.acall(lambda client: client.mget(keys), lambda: None, what="revocation",
-                                on_error=_saw_outage)
+    values = await stores.acall(lambda client: client.mget(keys), lambda: None, what="revocation")
     if values is None:
         return await sync_to_async(_db_is_revoked)(sid), None
     extra = values[2] if also_get else None
-    if values[0] is not None and not _state["resync"]:
+    marker = _marker_value(values[0])
+    if marker is not None and marker >= _state["known"]:
         return values[1] is not None, extra
     return await sync_to_async(_db_answer_and_refill)(sid), extra
 
 
-def publish(session_ids: Iterable[object]) -> None:
-    """Tell Redis about sessions just revoked in the database."""
-    keys = [_key(str(sid)) for sid in session_ids]
-    if keys:
-        stores.call(lambda client: _write_keys(client, keys), lambda: _keep_for_later(keys), what="revocation")
+# --- The watcher (one thread per server process) ---
 
-
-def _keep_for_later(keys: list[str]) -> None:
-    """Redis is configured but unusable: the revocations are in the database only for now."""
-    if not stores.enabled():
+def poll() -> None:
+    """One round of the watcher: learn the database's highest sequence, publish revocations
+    left behind."""
+    _note_known(Revocation.objects.aggregate(top=Max("id"))["top"] or 0)
+    if not stores.available():
         return
-    _saw_outage()
-    _retry_later(keys)
-    logger.warning("redis unavailable: %d revocation(s) kept in the database only", len(keys))
+    cutoff = timezone.now() - timedelta(seconds=LEFT_BEHIND_AFTER)
+    left = [(seq, str(sid)) for seq, sid in Revocation.objects.filter(published=False, revoked_at__lt=cutoff)
+            .order_by("id").values_list("pk", "session_id")[:1000]]
+    if left:
+        logger.info("publishing %d revocation(s) left unpublished", len(left))
+        publish(left)
 
 
-def _write_keys(client: Any, keys: list[str]) -> bool:
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.set(key, "1", ex=_mark_ttl())
-    pipe.execute()
-    return True
-
-
-def _retry_later(keys: list[str]) -> None:
-    with _pending_lock:
-        _pending.update(keys)
-        if not _retrier:
-            thread = threading.Thread(target=_retry_pending, name="revocation-retry", daemon=True)
-            _retrier.append(thread)
-            thread.start()
-
-
-def _retry_pending() -> None:
-    """Write pending revocation keys to Redis as soon as it answers again, then exit."""
+def _watch() -> None:
+    last_policy_check = 0.0
     while True:
-        time.sleep(PENDING_RETRY_INTERVAL)
-        with _pending_lock:
-            keys = list(_pending)
-            if not keys:
-                _retrier.clear()
-                return
-        if not stores.call(lambda client: _write_keys(client, keys), lambda: False, what="revocation"):
-            continue
-        with _pending_lock:
-            _pending.difference_update(keys)
-        logger.info("redis back: %d pending revocation(s) written", len(keys))
+        time.sleep(settings.REVOCATION_POLL_SECONDS)
+        try:
+            if time.monotonic() - last_policy_check >= settings.REDIS_POLICY_CHECK_SECONDS:
+                stores.check_policy()
+                last_policy_check = time.monotonic()
+            poll()
+        except Exception:  # noqa: BLE001 - the watcher must outlive any outage
+            logger.warning("revocation watcher round failed", exc_info=True)
+        finally:
+            connections.close_all()
 
 
-def revoke_sessions(*, reason: str, user_id: int | None = None,
-                    session_ids: Iterable[object] | None = None) -> list[str]:
-    """Revoke every live session of `user_id`, or those of `session_ids` (of `user_id` only,
-    when both are given); return the ids revoked."""
-    if user_id is None and session_ids is None:
-        raise ValueError("revoke_sessions needs user_id or session_ids")
-    live = Session.objects.filter(revoked_at__isnull=True)
-    if user_id is not None:
-        live = live.filter(user_id=user_id)
-    if session_ids is not None:
-        live = live.filter(pk__in=list(session_ids))
-    now = timezone.now()
-    ids = list(live.values_list("pk", flat=True))
-    if ids:
-        Session.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=now, revoked_reason=reason[:32])
-        publish(ids)
-    return [str(i) for i in ids]
+def start_watcher() -> None:
+    """Start this process's watcher thread (idempotent); read Redis's eviction policy first."""
+    if _watcher:
+        return
+    stores.check_policy()
+    thread = threading.Thread(target=_watch, name="revocation-watcher", daemon=True)
+    _watcher.append(thread)
+    thread.start()
+
+
+if hasattr(os, "register_at_fork"):
+    # A forked child has no threads: it starts its own watcher if it serves requests.
+    os.register_at_fork(after_in_child=_watcher.clear)

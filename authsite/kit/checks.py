@@ -63,4 +63,5 @@ def browser_security(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     with override_settings(MIDDLEWARE=[*settings.MIDDLEWARE, *settings.BROWSER_MIDDLEWARE]):
         for path in _MIDDLEWARE_DEPENDENT_DEPLOY_CHECKS:
             messages.extend(import_string(path)(app_configs))
-    return messages
+    silenced = set(settings.SILENCED_SYSTEM_CHECKS)
+    return [message for message in messages if message.id not in silenced]

@@ -3,6 +3,10 @@
 Redis is only ever a fast path: the database is the source of truth, so every caller falls
 back to it when Redis is unset or unreachable (`call` / `acall`). After a failure Redis is
 skipped for a short while so that an outage costs one timeout, not one per request.
+
+A Redis that may evict keys (a `maxmemory` with any policy but `noeviction`) is not used at
+all: an evicted revocation would make a revoked token valid again, an evicted counter would
+reset a throttle. The policy is read at start, on /readyz and periodically (`note_policy`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class _State:
         self.async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis_lib.Redis] = (
             weakref.WeakKeyDictionary())
         self.sync_client: redis.Redis | None = None
+        self.evicting = False
 
 
 _state = _State()
@@ -62,8 +67,42 @@ def enabled() -> bool:
 
 
 def available() -> bool:
-    """Configured and not known to be down right now."""
-    return enabled() and time.monotonic() >= _state.down_until
+    """Configured, not known to be down right now, and not evicting keys."""
+    return enabled() and not _state.evicting and time.monotonic() >= _state.down_until
+
+
+def evicts(memory_info: dict[str, Any]) -> bool:
+    """Whether a Redis with this `INFO memory` may drop keys under memory pressure."""
+    try:
+        limit = int(memory_info.get("maxmemory", 0) or 0)
+    except (TypeError, ValueError):
+        return True
+    return limit > 0 and memory_info.get("maxmemory_policy") != "noeviction"
+
+
+def note_policy(memory_info: dict[str, Any]) -> bool:
+    """Record whether Redis evicts (from its `INFO memory`); True when it does."""
+    evicting = evicts(memory_info)
+    if evicting and not _state.evicting:
+        logger.warning("redis may evict keys (maxmemory-policy %s): not used until that changes",
+                       memory_info.get("maxmemory_policy"))
+    _state.evicting = evicting
+    return evicting
+
+
+def is_evicting() -> bool:
+    return _state.evicting
+
+
+def check_policy() -> bool | None:
+    """Read Redis's eviction policy now (sync); None when Redis is unset or unreachable."""
+    if not enabled():
+        return None
+    try:
+        return note_policy(_sync().info("memory"))
+    except RedisError:
+        mark_down()
+        return None
 
 
 def mark_down() -> None:
@@ -81,8 +120,8 @@ def _options() -> dict[str, Any]:
 def aclient(*, probe: bool = False) -> aredis_lib.Redis | None:
     """The asyncio client bound to the running loop, or None when Redis is unusable.
 
-    With `probe`, the client is returned even while Redis is marked down (readiness checks
-    must tell the truth) without re-enabling it for other callers.
+    With `probe`, the client is returned even while Redis is marked down or evicting (readiness
+    checks must tell the truth) without re-enabling it for other callers.
     """
     if not (available() or (probe and enabled())):
         return None
@@ -98,6 +137,10 @@ def client() -> redis.Redis | None:
     """The synchronous client (admin, commands, Celery), or None when Redis is unusable."""
     if not available():
         return None
+    return _sync()
+
+
+def _sync() -> redis.Redis:
     if _state.sync_client is None:
         _state.sync_client = redis.Redis.from_url(settings.REDIS_URL, **_options())
     return _state.sync_client
@@ -144,7 +187,11 @@ async def aprobe() -> bool:
     if not enabled():
         return True
     try:
-        await aclient(probe=True).ping()  # type: ignore[union-attr]
+        client = aclient(probe=True)
+        await client.ping()  # type: ignore[union-attr]
+        # A Redis that may evict is "not ready" too: nothing is kept in it (see above).
+        if note_policy(await client.info("memory")):  # type: ignore[union-attr]
+            return False
     except RedisError:
         mark_down()
         return False

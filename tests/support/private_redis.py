@@ -18,8 +18,9 @@ from tests.support.servers import free_port
 class PrivateRedis:
     """One redis-server process (no persistence) that can be stopped and started on the same port."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *options: str) -> None:
         self.port = port
+        self.options = list(options)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -33,7 +34,7 @@ class PrivateRedis:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.proc = subprocess.Popen(
             [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning", *self.options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -65,8 +66,9 @@ class PrivateRedis:
 
 
 @contextmanager
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(free_port())
+def private_redis(*options: str) -> Iterator[PrivateRedis]:
+    """A private redis-server; `options` are extra command-line settings (e.g. "--maxmemory", "2mb")."""
+    server = PrivateRedis(free_port(), *options)
     server.start()
     try:
         yield server

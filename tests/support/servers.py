@@ -148,11 +148,16 @@ def _peer_socket_inode(sock: socket.socket) -> str | None:
 
 
 @contextmanager
-def run_uvicorn(workers: int = 1, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[LiveServer]:
-    """Run `uvicorn authsite.asgi:application` on a free port; yield its base URL (a LiveServer)."""
+def run_uvicorn(workers: int = 1, env: dict[str, str] | None = None, log: Path | None = None,
+                proxy_headers: bool = False) -> Iterator[LiveServer]:
+    """Run `uvicorn authsite.asgi:application` on a free port; yield its base URL (a LiveServer).
+
+    With `proxy_headers`, uvicorn rewrites the peer from X-Forwarded-For for every peer (as
+    with FORWARDED_ALLOW_IPS='*'), a setup authsite must not let a client exploit."""
     port = free_port()
+    proxy = ["--proxy-headers", "--forwarded-allow-ips", "*"] if proxy_headers else ["--no-proxy-headers"]
     cmd = [sys.executable, "-m", "uvicorn", "authsite.asgi:application", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--no-proxy-headers", "--no-access-log"]
+           "--port", str(port), "--workers", str(workers), *proxy, "--no-access-log"]
     out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env or server_env(), stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -185,7 +190,8 @@ def live_server_factory(transactional_db: None, tmp_path: Path):  # type: ignore
     """
     started = iter(range(1, 1000))
 
-    def factory(workers: int = 1, **env: str):  # type: ignore[no-untyped-def]
-        return run_uvicorn(workers=workers, env=server_env(**env), log=tmp_path / f"uvicorn-{next(started)}.log")
+    def factory(workers: int = 1, proxy_headers: bool = False, **env: str):  # type: ignore[no-untyped-def]
+        return run_uvicorn(workers=workers, env=server_env(**env), log=tmp_path / f"uvicorn-{next(started)}.log",
+                           proxy_headers=proxy_headers)
 
     return factory

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client, override_settings
 
@@ -29,6 +30,7 @@ def post(client: Client, path: str, data: Any = None, token: str | None = None, 
 @override_settings(THROTTLE_ACCOUNT_IP=(3, 900))
 def test_no_secret_reaches_logs_or_error_bodies(client: Client, caplog: pytest.LogCaptureFixture,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "REFRESH_RETRY_GRACE", 0)  # an immediate second use is reuse
     caplog.set_level(logging.DEBUG)  # every logger that does not set its own level
     # SQL logging (with parameters, e.g. password hashes) would happen now if the configured
     # level of django.db.backends allowed it.
