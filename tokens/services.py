@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 import uuid
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from accounts import profiles
 from accounts.models import User
-from accounts.exceptions import InvalidCredentials
+from accounts.exceptions import InvalidCredentials, TooManyAttempts
 from accounts.services import record_login
 from tokens import codec, metrics, revocation
 from tokens.cache import VerifiedTokenCache
@@ -25,8 +26,11 @@ from tokens.exceptions import InvalidToken, SessionNotFound
 from tokens.keys import ActiveKey, ring
 from tokens.models import RefreshToken, Session
 
+logger = logging.getLogger(__name__)
 # No token of ours comes near this; anything longer is refused before any parsing.
 MAX_TOKEN_LENGTH = 4096
+# Refresh tokens start with their session's family: this many hex characters.
+FAMILY_LENGTH = 32
 verified_cache = VerifiedTokenCache()
 
 
@@ -58,10 +62,16 @@ def digest_refresh_token(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
+def _session_ends(session: Session) -> Any:
+    """The absolute end of a session: no refresh extends it beyond SESSION_MAX_AGE."""
+    return session.created_at + timedelta(seconds=settings.SESSION_MAX_AGE)
+
+
 def _new_refresh(session: Session, now: Any) -> tuple[str, RefreshToken]:
-    raw = secrets.token_urlsafe(32)
-    row = RefreshToken(token_hash=digest_refresh_token(raw), session=session,
-                       expires_at=now + timedelta(seconds=settings.REFRESH_TOKEN_TTL))
+    # The family prefix lets a token whose row was pruned still be recognised (reuse).
+    raw = f"{session.family}{secrets.token_urlsafe(32)}"
+    expires = min(now + timedelta(seconds=settings.REFRESH_TOKEN_TTL), _session_ends(session))
+    row = RefreshToken(token_hash=digest_refresh_token(raw), session=session, expires_at=expires)
     return raw, row
 
 
@@ -93,11 +103,12 @@ def _start_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
         # deactivation that committed while this login was hashing must not be outlived by it.
         if not record_login(user_id, now, expected_password=user.password):
             raise InvalidCredentials()
-        session = Session.objects.create(
-            user_id=user_id, last_used_at=now, expires_at=now + timedelta(seconds=settings.REFRESH_TOKEN_TTL),
-            ip=ip[:64], user_agent=user_agent[:256],
-        )
+        session = Session(user_id=user_id, created_at=now, last_used_at=now, expires_at=now,
+                          ip=ip[:64], user_agent=user_agent[:256], family=secrets.token_hex(FAMILY_LENGTH // 2))
         raw, row = _new_refresh(session, now)
+        session.expires_at = row.expires_at
+        session.save(force_insert=True)
+        row.session = session
         row.save()
     return session, raw
 
@@ -143,11 +154,9 @@ async def aauthenticate_access(token: str) -> AccessClaims:
 
 @dataclass(frozen=True)
 class Rotated:
-    """A refresh token was used once: the session goes on with a new refresh token."""
+    """A refresh token was used once: the session goes on with a new pair."""
 
-    user_id: int
-    session_id: str
-    refresh_token: str
+    pair: TokenPair
 
 
 @dataclass(frozen=True)
@@ -157,47 +166,91 @@ class Reused:
     session_id: str
 
 
-def _use_refresh_token(refresh_token: str, ip: str) -> Rotated | Reused:
-    """Use a refresh token once, replacing it with a new one in the same session."""
+def _count_refresh(session: Session, now: Any) -> None:
+    """Count one refresh against THROTTLE_REFRESH (saved with the session), or raise
+    TooManyAttempts: refreshing must not be a free way to add rows."""
+    count, seconds = settings.THROTTLE_REFRESH
+    if not count:
+        return
+    start = session.refresh_window_start
+    if start is None or start <= now - timedelta(seconds=seconds):
+        session.refresh_window_start, session.refresh_count = now, 0
+    elif session.refresh_count >= count:
+        raise TooManyAttempts((start + timedelta(seconds=seconds) - now).total_seconds() + 1)
+    session.refresh_count += 1
+
+
+def _take(row: RefreshToken, session: Session, now: Any) -> bool:
+    """Mark `row` used; False when it was used already and this is not a retry."""
+    if row.used_at is None:
+        row.used_at = now
+        row.save(update_fields=["used_at"])
+        # Reuse detection needs the token just used (and one superseded by a retry); older used
+        # tokens are recognised by their family prefix, so their rows go.
+        RefreshToken.objects.filter(session=session, used_at__lt=now).delete()
+        return True
+    if row.used_at < now - timedelta(seconds=settings.REFRESH_RETRY_GRACE) or row.expires_at <= now:
+        return False
+    # Presented again just after its rotation: the client probably never got the answer. Its
+    # successor, never used, dies (used and expired: presenting it later is reuse).
+    return bool(RefreshToken.objects.filter(session=session, used_at__isnull=True).update(used_at=now, expires_at=now))
+
+
+def _pruned_family_member(refresh_token: str) -> Reused:
+    """An unknown refresh token that starts with a live session's family was issued to it and
+    used long ago (its row was pruned): reuse. Anything else is just unknown."""
+    family = refresh_token[:FAMILY_LENGTH]
+    if len(refresh_token) > FAMILY_LENGTH and all(c in "0123456789abcdef" for c in family):
+        sid = Session.objects.filter(family=family, revoked_at__isnull=True).values_list("pk", flat=True).first()
+        if sid is not None:
+            return Reused(str(sid))
+    raise InvalidToken("unknown refresh")
+
+
+def _use_refresh_token(refresh_token: str, ip: str, key: ActiveKey) -> Rotated | Reused:
+    """Use a refresh token once, replacing it with a new one in the same session. The access
+    token is signed in the same transaction: a signing failure rolls the rotation back."""
     now = timezone.now()
     with transaction.atomic():
         row = (RefreshToken.objects.select_for_update().select_related("session", "session__user")
                .filter(token_hash=digest_refresh_token(refresh_token)).first())
         if row is None:
-            raise InvalidToken("unknown refresh")
+            return _pruned_family_member(refresh_token)
         session = row.session
-        if row.used_at is not None:
-            return Reused(str(session.pk))  # the family is compromised
-        if session.revoked_at is not None or row.expires_at <= now or not session.user.is_active:
+        if (session.revoked_at is not None or not session.user.is_active or _session_ends(session) <= now
+                or (row.used_at is None and row.expires_at <= now)):
             raise InvalidToken("refresh no longer valid")
-        row.used_at = now
-        row.save(update_fields=["used_at"])
+        _count_refresh(session, now)
+        if not _take(row, session, now):
+            return Reused(str(session.pk))  # the family is compromised
         raw, new_row = _new_refresh(session, now)
         new_row.save()
         session.last_used_at = now
         session.expires_at = new_row.expires_at
         if ip:
             session.ip = ip[:64]
-        session.save(update_fields=["last_used_at", "expires_at", "ip"])
-        return Rotated(session.user_id, str(session.pk), raw)
+        session.save(update_fields=["last_used_at", "expires_at", "ip", "refresh_window_start", "refresh_count"])
+        access = sign_access(session.user_id, str(session.pk), key)
+    return Rotated(TokenPair(access, raw, settings.ACCESS_TOKEN_TTL))
 
 
-def refresh(refresh_token: str, ip: str = "") -> TokenPair:
+def refresh(refresh_token: str, ip: str = "", key: ActiveKey | None = None) -> TokenPair:
     """Exchange a refresh token for a new pair; a reused one revokes its whole session."""
     if not refresh_token or len(refresh_token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("shape")
-    outcome = _use_refresh_token(refresh_token, ip)
+    outcome = _use_refresh_token(refresh_token, ip, key or ring.signing_key())
     if isinstance(outcome, Reused):
+        logger.warning("security: refresh token reuse detected",
+                       extra={"event": "refresh_reuse", "session_id": outcome.session_id})
         revocation.revoke_sessions(session_ids=[outcome.session_id], reason="refresh_reuse")
         raise InvalidToken("refresh reuse")
-    return TokenPair(sign_access(outcome.user_id, outcome.session_id), outcome.refresh_token,
-                     settings.ACCESS_TOKEN_TTL)
+    return outcome.pair
 
 
 async def arefresh(refresh_token: str, ip: str = "") -> TokenPair:
     """Async twin of `refresh`."""
-    await ring.asigning_key()
-    return await sync_to_async(refresh)(refresh_token, ip)
+    key = await ring.asigning_key()
+    return await sync_to_async(refresh)(refresh_token, ip, key)
 
 
 # --- Revoke ---

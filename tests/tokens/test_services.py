@@ -174,7 +174,8 @@ def test_a_cached_token_altered_anywhere_is_verified_again_and_fails(api: Client
         "payload": f"{header}.{b64(_json({**claims, 'sub': str(user.pk + 1)}))}.{signature}",
         "same payload, other jti": f"{header}.{b64(_json({**claims, 'jti': uuid.uuid4().hex}))}.{signature}",
         "header": f"{b64(_json({**head, 'extra': 1}))}.{payload}.{signature}",
-        "header kid": f"{b64(_json({**head, 'kid': head['kid'][:-1] + 'A'}))}.{payload}.{signature}",
+        "header kid": f"{b64(_json({**head, 'kid': head['kid'][:-1] + ('B' if head['kid'].endswith('A') else 'A')}))}"
+                      f".{payload}.{signature}",
     }
     for label, token in altered.items():
         assert token != access
