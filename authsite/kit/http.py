@@ -67,28 +67,42 @@ def string_fields(data: dict[str, Any], *names: str, max_length: int | None = No
     return values
 
 
-# Throttling bucket for requests whose peer address the ASGI server rewrote from a header.
-REWRITTEN_PEER = "untrusted-forwarded"
+# The address a request counts as when its real peer is unknown: the ASGI server replaced it
+# with a header value that no trusted proxy vouches for. One shared bucket, still an IP literal.
+UNKNOWN_CLIENT = "0.0.0.0"
+
+
+def ip_literal(value: str) -> str | None:
+    """The IP address in `value` ("203.0.113.9", "203.0.113.9:1", "[2001:db8::1]:443",
+    "2001:db8::1"), normalised; None when there is none."""
+    text = value.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The caller's address: the socket peer, or the X-Forwarded-For entry added by the
-    outermost of TRUSTED_PROXY_COUNT trusted proxies. A forged header from an untrusted
-    peer changes nothing."""
-    peer = request.META.get("REMOTE_ADDR") or "unknown"
+    """The caller's address, always an IP literal: the X-Forwarded-For entry added by the
+    outermost of TRUSTED_PROXY_COUNT trusted proxies, else the socket peer.
+
+    Nothing else in a header counts, whatever the ASGI server was told: when uvicorn rewrote
+    the peer from X-Forwarded-For (its proxy-header support, with any port), the peer is one of
+    the header's entries, a value the client may have chosen; such requests all count as
+    UNKNOWN_CLIENT."""
+    chain = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     hops = settings.TRUSTED_PROXY_COUNT
-    if hops <= 0:
-        if request.META.get("REMOTE_PORT") == 0 and "HTTP_X_FORWARDED_FOR" in request.META:
-            # uvicorn started without --no-proxy-headers replaced the peer with a header value
-            # (it marks that with port 0). The real peer is lost; with no trusted proxy, every
-            # such request counts as one client rather than as whoever the header claims.
-            return REWRITTEN_PEER
-        return peer
-    chain = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    if len(chain) < hops:
-        return peer
-    candidate = chain[-hops]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return peer
+    if hops > 0 and len(chain) >= hops:
+        vouched = ip_literal(chain[-hops])
+        if vouched is not None:
+            return vouched
+    peer = ip_literal(request.META.get("REMOTE_ADDR") or "")
+    if peer is None:
+        return UNKNOWN_CLIENT
+    if chain and (request.META.get("REMOTE_PORT") == 0 or peer in {ip_literal(entry) for entry in chain}):
+        return UNKNOWN_CLIENT
+    return peer
