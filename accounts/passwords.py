@@ -126,12 +126,39 @@ class HashPool:
         return future
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.wrap_future(self.submit(fn, *args))
+        future = self.submit(fn, *args)
+        try:
+            return await asyncio.wrap_future(future)
+        except BaseException as exc:
+            # A caller cancelled while the job waited for a thread: it never runs. Otherwise
+            # (running, or failed in the job) the work was done or is being done.
+            if not (isinstance(exc, asyncio.CancelledError) and future.cancel()):
+                _mark_started(exc)
+            raise
+
+    def wait(self, fn: Callable[..., T], *args: object) -> T:
+        """Sync twin of `run`: this thread waits for the job."""
+        future = self.submit(fn, *args)
+        try:
+            return future.result()
+        except BaseException as exc:
+            _mark_started(exc)
+            raise
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         metrics.HASH_POOL_THREADS.dec(self.workers)
         metrics.HASH_POOL_QUEUE_LIMIT.dec(self.queue_limit)
+
+
+def _mark_started(exc: BaseException) -> None:
+    exc.authsite_hash_started = True  # type: ignore[attr-defined]
+
+
+def hash_started(exc: BaseException) -> bool:
+    """Whether a hashing call that raised `exc` had started its hash (the CPU was spent):
+    False for a refusal (Overloaded) or a cancellation while queued."""
+    return bool(getattr(exc, "authsite_hash_started", False))
 
 
 _pool: HashPool | None = None
@@ -277,12 +304,12 @@ async def adummy_verify(password: str) -> None:
 # --- Sync twins for sync callers (admin, commands): the same pool, this thread waits ---
 
 def hash_in_pool(password: str) -> str:
-    return get_pool().submit(hash_password, password).result()
+    return get_pool().wait(hash_password, password)
 
 
 def verify_in_pool(password: str, encoded: str) -> Verification:
-    return get_pool().submit(verify, password, encoded).result()
+    return get_pool().wait(verify, password, encoded)
 
 
 def dummy_verify_in_pool(password: str) -> None:
-    get_pool().submit(dummy_verify, password).result()
+    get_pool().wait(dummy_verify, password)

@@ -96,6 +96,7 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
     limits = throttling.limits_for(attempt.email, attempt.ip)
     # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
     yield twins.Io(throttling.acquire, throttling.aacquire, (limits,))
+    hashed = False
     try:
         user = yield twins.Io(_find_user, _afind_user, (attempt.email,))
         if user is None:
@@ -104,11 +105,14 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
         else:
             result = yield twins.Io(passwords.verify_in_pool, passwords.averify, (password, user.password))
             ok = result.valid and user.is_active
-            if ok and result.upgraded_hash:
-                yield twins.Io(store_upgrade, astore_upgrade, (user, result.upgraded_hash))
-    except BaseException:
-        # Not a wrong guess (pool full, database down, client gone): give the slot back.
-        yield twins.Io(throttling.release, throttling.arelease, (limits,))
+        hashed = True
+        if ok and result.upgraded_hash:
+            yield twins.Io(store_upgrade, astore_upgrade, (user, result.upgraded_hash))
+    except BaseException as exc:
+        # No guess was checked (pool full, database down, client gone while queued): give the
+        # slot back. A guess whose hash started is paid for, even if the client left.
+        if not (hashed or passwords.hash_started(exc)):
+            yield twins.Io(throttling.release, throttling.arelease, (limits,))
         raise
     if not ok or user is None:
         raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
@@ -179,8 +183,9 @@ async def achange_password(user_id: int, current: str, new: str, ip: str = "") -
     await throttling.aacquire(limits)
     try:
         result = await passwords.averify(current, user.password)
-    except BaseException:
-        await throttling.arelease(limits)
+    except BaseException as exc:
+        if not passwords.hash_started(exc):
+            await throttling.arelease(limits)
         raise
     if not result.valid:
         raise ValidationFailed("Invalid input.", {"current_password": ["Incorrect password."]})
