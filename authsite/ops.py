@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
@@ -42,9 +45,37 @@ async def _check_cache() -> None:
         raise ConnectionError("redis does not answer")
 
 
-def _check_broker() -> None:
+def _connect_to_broker() -> None:
     with celery_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
+
+
+# The broker is checked by opening a connection: under load (probes, a flood of /readyz) one
+# check per process serves every caller for BROKER_CHECK_SECONDS.
+BROKER_CHECK_SECONDS = 5.0
+_broker: dict[str, Any] = {"url": None, "at": float("-inf"), "ok": False, "pending": None}
+
+
+async def _probe_broker() -> None:
+    try:
+        await sync_to_async(_connect_to_broker, thread_sensitive=False)()
+        ok = True
+    except Exception:  # noqa: BLE001 - any failure means "down"
+        ok = False
+    _broker.update(url=settings.CELERY_BROKER_URL, at=time.monotonic(), ok=ok, pending=None)
+
+
+async def _check_broker() -> None:
+    fresh = (_broker["url"] == settings.CELERY_BROKER_URL
+             and time.monotonic() - _broker["at"] < BROKER_CHECK_SECONDS)
+    if not fresh:
+        pending = _broker["pending"]
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = _broker["pending"] = asyncio.ensure_future(_probe_broker())
+        # Shielded: a caller that times out does not cancel the check the others wait for.
+        await asyncio.shield(pending)
+    if not _broker["ok"]:
+        raise ConnectionError("broker does not answer")
 
 
 async def _run(name: str, check: object) -> tuple[str, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from cryptography.fernet import Fernet, InvalidToken as FernetError
+from cryptography.fernet import Fernet, InvalidToken as FernetError, MultiFernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -29,6 +30,12 @@ from django.utils import timezone
 
 from tokens.models import SigningKey
 
+logger = logging.getLogger(__name__)
+# The JWK set is served from memory this long: under load /jwks costs no query, and a key
+# rotated by another process is published within this time.
+JWKS_CACHE_SECONDS = 1.0
+_jwks_cache: dict[str, Any] = {"at": float("-inf"), "document": None}
+
 UNKNOWN_KID_RELOAD_INTERVAL = 1.0
 
 
@@ -36,11 +43,20 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def _fernet() -> Fernet:
+def _fernet_for(secret: str) -> Fernet:
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"authsite signing keys v1").derive(
-        settings.SECRET_KEY.encode()
+        secret.encode()
     )
     return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def _fernet() -> Fernet:
+    return _fernet_for(settings.SECRET_KEY)
+
+
+def _fernets() -> MultiFernet:
+    """SECRET_KEY first (encrypts), then SECRET_KEY_FALLBACKS (decrypt only)."""
+    return MultiFernet([_fernet(), *(_fernet_for(secret) for secret in settings.SECRET_KEY_FALLBACKS)])
 
 
 def public_jwk(raw_public: bytes, kid: str) -> dict[str, str]:
@@ -64,14 +80,45 @@ def _new_key_row() -> SigningKey:
 
 
 def decrypt_private(row: SigningKey) -> Ed25519PrivateKey:
+    """The private key of `row`; one still encrypted under a fallback secret key is decrypted
+    with it, and every such key is re-encrypted under DJANGO_SECRET_KEY."""
+    token = bytes(row.private_key_encrypted)
     try:
-        raw = _fernet().decrypt(bytes(row.private_key_encrypted))
-    except FernetError as exc:
-        raise RuntimeError(
-            f"cannot decrypt signing key {row.kid}: DJANGO_SECRET_KEY changed? "
-            "Run `manage.py rotate_signing_key` to create a new key."
-        ) from exc
+        raw = _fernet().decrypt(token)
+    except FernetError:
+        try:
+            raw = _fernets().decrypt(token)
+        except FernetError as exc:
+            raise RuntimeError(
+                f"cannot decrypt signing key {row.kid}: DJANGO_SECRET_KEY changed? List the previous one "
+                "in DJANGO_SECRET_KEY_FALLBACKS, or run `manage.py rotate_signing_key` to create a new key."
+            ) from exc
+        reencrypt_keys()
     return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def reencrypt_keys() -> int:
+    """Re-encrypt under DJANGO_SECRET_KEY every private key still encrypted under a fallback;
+    returns how many."""
+    current, every = _fernet(), _fernets()
+    count = 0
+    for pk, token in SigningKey.objects.values_list("pk", "private_key_encrypted"):
+        token = bytes(token)
+        try:
+            current.decrypt(token)
+            continue
+        except FernetError:
+            pass
+        try:
+            rotated = every.rotate(token)
+        except FernetError:
+            continue  # under none of the known keys: left for an operator to rotate away
+        SigningKey.objects.filter(pk=pk).update(private_key_encrypted=rotated)
+        count += 1
+    if count:
+        logger.info("security: signing keys re-encrypted under the current secret key",
+                    extra={"event": "signing_keys_reencrypted", "count": count})
+    return count
 
 
 def rotate_signing_key() -> SigningKey:
@@ -83,6 +130,7 @@ def rotate_signing_key() -> SigningKey:
         row = _new_key_row()
         row.save()
     ring.invalidate()
+    logger.info("security: signing key rotated", extra={"event": "signing_key_rotated", "kid": row.kid})
     return row
 
 
@@ -116,8 +164,24 @@ def published_keys() -> list[SigningKey]:
     return list(SigningKey.objects.filter(Q(is_active=True) | Q(retired_at__gt=cutoff)).order_by("-created_at"))
 
 
+def _fresh_jwks() -> dict[str, Any] | None:
+    at, document = _jwks_cache["at"], _jwks_cache["document"]
+    return document if time.monotonic() - at < JWKS_CACHE_SECONDS else None
+
+
 def jwks() -> dict[str, Any]:
-    return {"keys": [public_jwk(bytes(row.public_key), row.kid) for row in published_keys()]}
+    """The published keys as a JWK set (served from memory for JWKS_CACHE_SECONDS)."""
+    document = _fresh_jwks()
+    if document is None:
+        document = {"keys": [public_jwk(bytes(row.public_key), row.kid) for row in published_keys()]}
+        _jwks_cache.update(at=time.monotonic(), document=document)
+    return document
+
+
+async def ajwks() -> dict[str, Any]:
+    """Async twin of `jwks`: no thread hop while the cached set is fresh."""
+    document = _fresh_jwks()
+    return document if document is not None else await sync_to_async(jwks)()
 
 
 @dataclass(frozen=True)
@@ -148,12 +212,14 @@ class KeyRing:
         with self._lock:
             self._active = None
             self._public_loaded = 0.0
+            _jwks_cache["at"] = float("-inf")
 
     def reset(self) -> None:
         """Forget every loaded key, as in a new process."""
         with self._lock:
             self._active = None
             self._public, self._public_loaded = {}, 0.0
+            _jwks_cache["at"] = float("-inf")
 
     def _load_active(self) -> ActiveKey:
         row = ensure_active()

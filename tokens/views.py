@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 
 from accounts import services as accounts
@@ -66,5 +65,5 @@ async def session_detail(request: HttpRequest, session_id: str) -> HttpResponse:
 
 @api_endpoint("GET")
 async def jwks(request: HttpRequest) -> HttpResponse:
-    body = await sync_to_async(keys.jwks)()
+    body = await keys.ajwks()
     return json_response(body, headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"})

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import functools
+import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -25,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, mult
 from prometheus_client.django import PrometheusDjangoView
 
 from authsite.kit.errors import error_response
+from authsite.kit.http import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +81,25 @@ def on_scrape(hook: Callable[[], None]) -> None:
         _scrape_hooks.append(hook)
 
 
+@functools.lru_cache(maxsize=4)
+def _networks(spec: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(net, strict=False) for net in spec)
+
+
+def may_scrape(request: HttpRequest) -> bool:
+    """Whether `request` may read /metrics: a client in METRICS_ALLOWED_NETWORKS, or one that
+    presents `Authorization: Bearer $METRICS_TOKEN` (when that is set)."""
+    token = settings.METRICS_TOKEN
+    if token and hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                     f"Bearer {token}".encode()):
+        return True
+    address = ipaddress.ip_address(client_ip(request))
+    return any(address in net for net in _networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))
+
+
 class MetricsView(PrometheusDjangoView):
-    """prometheus-client's exposition view (text or OpenMetrics, gzip) over all processes.
+    """prometheus-client's exposition view (text or OpenMetrics, gzip) over all processes, for
+    scrapers only (`may_scrape`); anyone else gets the same 404 as an unknown path.
 
     A sync view on purpose: collecting reads every process's files, which belongs on a thread.
     """
@@ -86,6 +107,8 @@ class MetricsView(PrometheusDjangoView):
     multiprocess_mode = True
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not may_scrape(request):
+            return error_response(404, "not_found", "Not found.")
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=str(_multiproc_dir()))
         self.registry = registry
