@@ -175,3 +175,21 @@ def test_expected_4xx_answers_are_not_logged_but_5xx_are(client: Client, caplog:
     assert client.get("/api/broken").status_code == 500
     logged = [r for r in caplog.records if r.name == "django.request"]
     assert [(r.levelname, r.getMessage()) for r in logged] == [("ERROR", "Internal Server Error: /api/broken")]
+
+
+def test_hsts_subdomains_and_preload_are_opt_in_settings(tmp_path: Path) -> None:
+    show = ("import django; django.setup(); from django.conf import settings as s; "
+            "print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD)")
+    default = run(["-c", show], tmp_path, **production_env())
+    assert default.stdout.split() == ["31536000", "False", "False"], default.stderr
+    opted = run(["-c", show], tmp_path, **production_env(), SECURE_HSTS_INCLUDE_SUBDOMAINS="1",
+                SECURE_HSTS_PRELOAD="1")
+    assert opted.stdout.split() == ["31536000", "True", "True"], opted.stderr
+
+
+@pytest.mark.django_db
+@override_settings(SECURE_HSTS_INCLUDE_SUBDOMAINS=True, SECURE_HSTS_PRELOAD=True)
+def test_opted_in_hsts_reaches_admin_and_api_responses(client: Client) -> None:
+    expected = "max-age=31536000; includeSubDomains; preload"
+    assert client.get("/admin/login/", secure=True)["Strict-Transport-Security"] == expected
+    assert client.get("/healthz", secure=True)["Strict-Transport-Security"] == expected
