@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import math
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.backends import LOCKED_FOR
 from accounts.emails import canonical_email
 from accounts.models import ThrottleCounter, User
 from accounts.passwords import hash_summary
+
+
+class LoginForm(AdminAuthenticationForm):
+    """The admin login form; a throttled attempt is told that sign-in is locked, and for how
+    long, in words that do not depend on whether the account exists."""
+
+    def get_invalid_login_error(self) -> forms.ValidationError:
+        seconds = getattr(self.request, LOCKED_FOR, None)
+        if seconds is None:
+            return super().get_invalid_login_error()
+        minutes = max(1, math.ceil(seconds / 60))
+        return forms.ValidationError(
+            "Too many failed sign-in attempts: sign-in is temporarily locked. Try again in %(minutes)d minute%(s)s.",
+            code="locked", params={"minutes": minutes, "s": "" if minutes == 1 else "s"})
+
+
+admin.site.login_form = LoginForm
 
 
 class UserCreationForm(AdminUserCreationForm):

@@ -14,13 +14,15 @@ from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
 from accounts import services
-from accounts.exceptions import AccountError
+from accounts.exceptions import AccountError, TooManyAttempts
 from authsite.kit.exceptions import ValidationFailed
 from accounts.models import User
 from authsite.kit.http import client_ip
 
 # Address used for throttling when Django calls authenticate() without a request (shell).
 NO_REQUEST_IP = "local"
+# Set on the request when an attempt was refused by throttling: seconds until it may retry.
+LOCKED_FOR = "authsite_locked_for"
 
 
 class EmailBackend(ModelBackend):
@@ -36,6 +38,12 @@ class EmailBackend(ModelBackend):
         try:
             attempt = services.login_attempt(username, password, ip)
             return services.authenticate(attempt, password)
+        except TooManyAttempts as exc:
+            # The page says so (accounts.admin.LoginForm): the same words whether or not the
+            # account exists, as the throttle counts unknown emails too.
+            if request is not None:
+                setattr(request, LOCKED_FOR, exc.retry_after)
+            return None
         except (AccountError, ValidationFailed):
             # Invalid, throttled, overloaded or malformed: a page shows one generic error.
             return None

@@ -95,7 +95,7 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
     """The one core of `authenticate` / `aauthenticate` (see authsite.kit.twins)."""
     limits = throttling.limits_for(attempt.email, attempt.ip)
     # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
-    yield twins.Io(throttling.acquire, throttling.aacquire, (limits,))
+    filled = yield twins.Io(throttling.acquire, throttling.aacquire, (limits,))
     hashed = False
     try:
         user = yield twins.Io(_find_user, _afind_user, (attempt.email,))
@@ -115,6 +115,7 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
             yield twins.Io(throttling.release, throttling.arelease, (limits,))
         raise
     if not ok or user is None:
+        throttling.report_lockouts(filled)
         raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
     yield twins.Io(throttling.release, throttling.arelease,
                    (limits, [throttling.account_ip_key(attempt.email, attempt.ip)]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from accounts.exceptions import TooManyAttempts
 from accounts.models import ThrottleCounter
 from authsite.kit import stores
 
+logger = logging.getLogger(__name__)
 PREFIX = "thr:"
 
 
@@ -97,8 +99,9 @@ def signup_limits(ip: str) -> list[Limit]:
 
 # --- Redis store: each step is one Lua script, atomic on the server ---
 
-# KEYS: counters; ARGV: count, seconds per key. Returns 0 (slot taken, all counters +1) or the
-# milliseconds until the first full counter frees (nothing counted).
+# KEYS: counters; ARGV: count, seconds per key. Returns the milliseconds until the first full
+# counter frees (> 0, nothing counted), or minus one minus the bit set of the counters this
+# attempt filled up (<= 0: slot taken, all counters +1).
 _ACQUIRE = """
 local wait = 0
 for i, key in ipairs(KEYS) do
@@ -112,11 +115,12 @@ for i, key in ipairs(KEYS) do
   end
 end
 if wait > 0 then return wait end
+local filled = 0
 for i, key in ipairs(KEYS) do
-  redis.call('INCR', key)
+  if redis.call('INCR', key) == tonumber(ARGV[2 * i - 1]) then filled = filled + 2 ^ (i - 1) end
   if redis.call('PTTL', key) < 0 then redis.call('EXPIRE', key, ARGV[2 * i]) end
 end
-return 0
+return -1 - filled
 """
 
 # KEYS: counters; ARGV[1]: how many of the first KEYS to delete; the rest are decremented,
@@ -156,8 +160,9 @@ class _Full(Exception):
     """Rolls back the counting transaction: some limit is already reached."""
 
 
-def _db_acquire(limits: Sequence[Limit]) -> int:
-    """Count one attempt on every limit, or nothing; 0 or the seconds until a slot frees."""
+def _db_acquire(limits: Sequence[Limit]) -> tuple[int, list[Limit]]:
+    """Count one attempt on every limit, or nothing: (0, the limits this attempt filled up) or
+    (the seconds until a slot frees, [])."""
     now = timezone.now()
     qn = connection.ops.quote_name
     table, key, count, expires = (qn(ThrottleCounter._meta.db_table), qn("key"), qn("count"),
@@ -187,8 +192,8 @@ def _db_acquire(limits: Sequence[Limit]) -> int:
             if wait:
                 raise _Full(wait)
     except _Full as full:
-        return _seconds(int(full.args[0] * 1000))
-    return 0
+        return _seconds(int(full.args[0] * 1000)), []
+    return 0, [lim for lim in limits if rows[lim.key].count == lim.count]
 
 
 def _db_release(limits: Sequence[Limit], forget: Sequence[str]) -> None:
@@ -212,13 +217,29 @@ def _db_clear(keys: Sequence[str], prefixes: Sequence[str] = ()) -> int:
 # --- Public API: async for the API views, sync twins for the admin and commands. Each twin
 # runs the same script or the same database function; only the way of waiting differs. ---
 
-def _raise_if_full(wait: int) -> None:
+def _raise_if_full(outcome: tuple[int, list[Limit]]) -> list[Limit]:
+    wait, filled = outcome
     if wait:
         raise TooManyAttempts(wait)
+    return filled
 
 
-def _acquired(wait_ms: int) -> int:
-    return _seconds(wait_ms) if wait_ms else 0
+def _acquired(limits: Sequence[Limit], reply: int) -> tuple[int, list[Limit]]:
+    if reply > 0:
+        return _seconds(reply), []
+    bits = -1 - reply
+    return 0, [lim for i, lim in enumerate(limits) if bits >> i & 1]
+
+
+def report_lockouts(filled: Sequence[Limit]) -> None:
+    """Log each lockout that a failed attempt started (the counter it filled; no email, no
+    address: keys are digests)."""
+    kinds = {f"{PREFIX}ai:": "account_ip", f"{PREFIX}a:": "account", f"{PREFIX}i:": "ip", f"{PREFIX}s:": "signup",
+             f"{PREFIX}d:": "known_client"}
+    for lim in filled:
+        kind = next((name for prefix, name in kinds.items() if lim.key.startswith(prefix)), "other")
+        logger.warning("security: lockout started", extra={"event": "lockout_started", "counter": kind,
+                                                            "key": lim.key, "seconds": lim.seconds})
 
 
 def _acquire_on(client: object, limits: Sequence[Limit]) -> object:
@@ -231,24 +252,26 @@ def _release_on(client: object, limits: Sequence[Limit], forget: Sequence[str]) 
     return client.register_script(_RELEASE)(keys=keys, args=args)  # type: ignore[attr-defined]
 
 
-async def aacquire(limits: Sequence[Limit]) -> None:
+async def aacquire(limits: Sequence[Limit]) -> list[Limit]:
     """Count this attempt against every limit, or raise TooManyAttempts (counting nothing)
-    when one is already reached."""
+    when one is already reached. Returns the limits this attempt filled up (a failure now
+    starts a lockout on them: `report_lockouts`)."""
     if not limits:
-        return
+        return []
 
-    async def on_redis(client: object) -> int:
-        return _acquired(int(await _acquire_on(client, limits)))  # type: ignore[misc]
+    async def on_redis(client: object) -> tuple[int, list[Limit]]:
+        return _acquired(limits, int(await _acquire_on(client, limits)))  # type: ignore[misc]
 
-    _raise_if_full(await stores.acall(on_redis, sync_to_async(lambda: _db_acquire(limits)), what="throttling"))
+    return _raise_if_full(await stores.acall(on_redis, sync_to_async(lambda: _db_acquire(limits)),
+                                             what="throttling"))
 
 
-def acquire(limits: Sequence[Limit]) -> None:
+def acquire(limits: Sequence[Limit]) -> list[Limit]:
     """Synchronous twin of `aacquire`."""
     if not limits:
-        return
-    _raise_if_full(stores.call(lambda client: _acquired(int(_acquire_on(client, limits))),  # type: ignore[call-overload]
-                               lambda: _db_acquire(limits), what="throttling"))
+        return []
+    return _raise_if_full(stores.call(lambda client: _acquired(limits, int(_acquire_on(client, limits))),  # type: ignore[call-overload]
+                                      lambda: _db_acquire(limits), what="throttling"))
 
 
 async def arelease(limits: Sequence[Limit], forget: Sequence[str] = ()) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ThrottleCounter, User
 from tests.support.admin import PASSWORD, action, authenticates, staff  # noqa: F401
+from tests.support.argon2_spy import Argon2Spy, argon2_spy  # noqa: F401
 from tests.support.tokens import issue_pair
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +52,20 @@ def test_add_user_form_canonicalises_and_rejects_duplicates(staff: Client) -> No
                                                         "password2": PASSWORD, "usable_password": "true"}, secure=True)
     assert response.status_code == 302, response.content[:500]
     assert User.objects.filter(email="new@example.com").exists()
+
+
+def test_admin_forms_and_createsuperuser_hash_in_the_bounded_pool(staff: Client, argon2_spy: Argon2Spy,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    response = staff.post("/admin/accounts/user/add/", {"email": "pooled@example.com", "password1": PASSWORD,
+                                                        "password2": PASSWORD, "usable_password": "true"}, secure=True)
+    assert response.status_code == 302, response.content[:500]
+    user = User.objects.get(email="pooled@example.com")
+    response = staff.post(f"/admin/accounts/user/{user.pk}/password/",
+                          {"password1": PASSWORD + " 2", "password2": PASSWORD + " 2", "usable_password": "true"},
+                          secure=True)
+    assert response.status_code == 302, response.content[:500]
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", PASSWORD)
+    call_command("createsuperuser", "--noinput", "--email", "root@example.com", verbosity=0)
+    encodes = [thread for operation, _, thread in argon2_spy.calls if operation == "encode"]
+    assert len(encodes) == 3
+    assert all(thread.startswith("argon2") for thread in encodes), encodes

@@ -142,3 +142,18 @@ def test_authenticate_works_without_a_request_and_refuses_odd_input(staff: User)
     assert authenticate(None, username="boss@example.com", password="x" * 5000) is None  # never hashed
     assert authenticate(None, username=None, password=PASSWORD) is None
     assert authenticate(None, username="boss@example.com", password=None) is None
+
+
+@pytest.mark.django_db
+@override_settings(THROTTLE_ACCOUNT_IP=(2, 900))
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_throttled_admin_login_says_the_sign_in_is_locked_and_for_how_long(client: Client, exists: bool) -> None:
+    email = "owner@example.com"
+    if exists:
+        User.objects.create_user(email, PASSWORD, is_staff=True)
+    for _ in range(2):
+        page = admin_login(client, email, WRONG).content.decode()
+        assert "temporarily locked" not in page
+    page = admin_login(client, email, PASSWORD).content.decode()
+    assert "sign-in is temporarily locked. Try again in 15 minutes." in page
+    assert not logged_in(client)
