@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
 
@@ -23,6 +24,8 @@ from authsite.kit.http import client_ip
 NO_REQUEST_IP = "local"
 # Set on the request when an attempt was refused by throttling: seconds until it may retry.
 LOCKED_FOR = "authsite_locked_for"
+# Set on the request after a successful login: the known-client token for its cookie.
+CLIENT_TOKEN = "authsite_client_token"
 
 
 class EmailBackend(ModelBackend):
@@ -36,8 +39,12 @@ class EmailBackend(ModelBackend):
             return None
         ip = client_ip(request) if request is not None else NO_REQUEST_IP
         try:
-            attempt = services.login_attempt(username, password, ip)
-            return services.authenticate(attempt, password)
+            known = request.COOKIES.get(settings.KNOWN_CLIENT_COOKIE) if request is not None else None
+            attempt = services.login_attempt(username, password, ip, known)
+            user = services.authenticate(attempt, password)
+            if request is not None:
+                setattr(request, CLIENT_TOKEN, attempt.client_token())  # accounts.middleware sets the cookie
+            return user
         except TooManyAttempts as exc:
             # The page says so (accounts.admin.LoginForm): the same words whether or not the
             # account exists, as the throttle counts unknown emails too.

@@ -15,7 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from accounts import metrics, passwords, throttling
+from accounts import known_clients, metrics, passwords, throttling
 from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials
 from authsite.kit.exceptions import ValidationFailed
@@ -31,6 +31,23 @@ class Attempt:
 
     email: str  # canonical form
     ip: str
+    # The client id of a valid known-client token for this account (accounts.known_clients).
+    known_client: str | None = None
+
+    @property
+    def limits(self) -> list[throttling.Limit]:
+        return throttling.limits_for(self.email, self.ip, self.known_client)
+
+    @property
+    def cleared_on_success(self) -> list[str]:
+        """The counter a success resets: this client's own one."""
+        if self.known_client is not None:
+            return [throttling.known_client_key(self.known_client)]
+        return [throttling.account_ip_key(self.email, self.ip)]
+
+    def client_token(self) -> str:
+        """The known-client token to hand back after a successful login (same client id)."""
+        return known_clients.issue(self.email, self.known_client)
 
 
 def check_password_length(password: str, field: str = "password") -> None:
@@ -74,13 +91,14 @@ async def asignup(raw_email: str, password: str, ip: str) -> User:
         raise EmailTaken() from exc
 
 
-def login_attempt(raw_email: str, password: str, ip: str) -> Attempt:
-    """Validate the shape of a login attempt (no lookup, no hashing)."""
+def login_attempt(raw_email: str, password: str, ip: str, client_token: object = None) -> Attempt:
+    """Validate the shape of a login attempt (no lookup, no hashing). An invalid or foreign
+    `client_token` is ignored: the attempt is then an unknown client's."""
     check_password_length(password)
     email = canonical_email(raw_email)
     if len(email) > settings.EMAIL_MAX_LENGTH:
         raise ValidationFailed("Invalid input.", {"email": [f"Must be at most {settings.EMAIL_MAX_LENGTH} characters."]})
-    return Attempt(email=email, ip=ip)
+    return Attempt(email=email, ip=ip, known_client=known_clients.client_id(client_token, email))
 
 
 def _find_user(email: str) -> User | None:
@@ -93,7 +111,7 @@ async def _afind_user(email: str) -> User | None:
 
 def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
     """The one core of `authenticate` / `aauthenticate` (see authsite.kit.twins)."""
-    limits = throttling.limits_for(attempt.email, attempt.ip)
+    limits = attempt.limits
     # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
     filled = yield twins.Io(throttling.acquire, throttling.aacquire, (limits,))
     hashed = False
@@ -117,8 +135,7 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
     if not ok or user is None:
         throttling.report_lockouts(filled)
         raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
-    yield twins.Io(throttling.release, throttling.arelease,
-                   (limits, [throttling.account_ip_key(attempt.email, attempt.ip)]))
+    yield twins.Io(throttling.release, throttling.arelease, (limits, attempt.cleared_on_success))
     return user
 
 

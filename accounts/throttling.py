@@ -81,8 +81,19 @@ def signup_key(ip: str) -> str:
     return f"{PREFIX}s:{_digest(client_block(ip))}"
 
 
-def limits_for(email: str, ip: str) -> list[Limit]:
-    """The enabled limits that apply to a login attempt on canonical `email` from `ip`."""
+def known_client_key(client_id: str) -> str:
+    return f"{PREFIX}d:{_digest(client_id)}"
+
+
+def limits_for(email: str, ip: str, known_client: str | None = None) -> list[Limit]:
+    """The enabled limits that apply to a login attempt on canonical `email` from `ip`.
+
+    A known client (accounts.known_clients: it logged in to this account before) is counted on
+    its own, with the account+address numbers, instead of against the account: others' failures
+    do not lock it out. The per-address limit applies to everyone."""
+    if known_client is not None:
+        candidates = [(known_client_key(known_client), settings.THROTTLE_ACCOUNT_IP), (ip_key(ip), settings.THROTTLE_IP)]
+        return [Limit(key, count, seconds) for key, (count, seconds) in candidates if count > 0]
     candidates = [
         (account_ip_key(email, ip), settings.THROTTLE_ACCOUNT_IP),
         (account_key(email), settings.THROTTLE_ACCOUNT),

@@ -61,7 +61,9 @@ def document() -> dict[str, Any]:
     # hold passwords shorter than today's minimum.
     login_body = {"type": "object", "required": ["email", "password"], "properties": {
         "email": {"type": "string", "maxLength": 254},
-        "password": {"type": "string", "maxLength": settings.PASSWORD_MAX_LENGTH}}}
+        "password": {"type": "string", "maxLength": settings.PASSWORD_MAX_LENGTH},
+        # The known-client token of an earlier login to this account (README, security).
+        "client_token": {"type": "string"}}}
     refresh = {"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}}
     # Logout's body is optional, and so is its refresh_token (the other session to end too).
     logout = {"type": "object", "properties": {"refresh_token": {"type": "string"}}}
@@ -77,7 +79,7 @@ def document() -> dict[str, Any]:
                 "409": _err("Email already registered (`email_taken`)."),
                 "429": _err("Too many attempts.", _RETRY), "503": _err("Overloaded.", _RETRY)}, _body(credentials))},
             f"{a}/login": {"post": _op("Log in: email and password for a token pair", {
-                "200": _ok("Token pair", _ref("TokenPair")), **_COMMON,
+                "200": _ok("Token pair and known-client token", _ref("LoginResult")), **_COMMON,
                 "401": _err("Invalid credentials (`invalid_credentials`)."),
                 "429": _err("Too many attempts (`too_many_attempts`).", _RETRY),
                 "503": _err("Hashing pool full (`overloaded`).", _RETRY)}, _body(login_body))},
@@ -123,6 +125,8 @@ def document() -> dict[str, Any]:
                 "TokenPair": {"type": "object", "required": ["access_token", "refresh_token", "token_type", "expires_in"],
                               "properties": {"access_token": {"type": "string"}, "refresh_token": {"type": "string"},
                                              "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer"}}},
+                "LoginResult": {"allOf": [_ref("TokenPair"), {
+                    "type": "object", "required": ["client_token"], "properties": {"client_token": {"type": "string"}}}]},
                 "NewUser": {"type": "object", "required": ["id", "email", "date_joined"], "properties": {
                     "id": {"type": "integer"}, "email": {"type": "string"}, "date_joined": {"type": "string", "format": "date-time"}}},
                 "User": {"type": "object", "required": ["id", "email", "is_staff", "date_joined", "last_login"], "properties": {

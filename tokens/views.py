@@ -21,10 +21,14 @@ def _user_agent(request: HttpRequest) -> str:
 async def login(request: HttpRequest) -> HttpResponse:
     data = read_json_object(request)
     email, password = string_fields(data, "email", "password")
-    attempt = accounts.login_attempt(email, password, client_ip(request))
+    client_token = data.get("client_token")
+    if client_token is not None:
+        (client_token,) = string_fields(data, "client_token")
+    attempt = accounts.login_attempt(email, password, client_ip(request), client_token)
     user = await accounts.aauthenticate(attempt, password)
     pair = await services.aissue_pair(user, attempt.ip, _user_agent(request))
-    return json_response(pair.as_dict(), headers={"Cache-Control": "no-store"})
+    body = {**pair.as_dict(), "client_token": attempt.client_token()}
+    return json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @api_endpoint("POST")

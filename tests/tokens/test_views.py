@@ -58,7 +58,7 @@ def test_login_returns_a_token_pair(api: Client, user: User) -> None:
     assert response["Content-Type"] == "application/json"
     assert response["Cache-Control"] == "no-store"
     body = response.json()
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "client_token"}
     assert body["token_type"] == "Bearer" and isinstance(body["expires_in"], int)
     session = Session.objects.get(pk=sid(body))
     assert session.user_id == user.pk and session.user_agent == "pytest-agent/1.0"
