@@ -59,8 +59,10 @@ def wait_ready(http: httpx.Client, timeout: float = 20.0) -> httpx.Response:
 def test_service_and_revocations_hold_while_redis_is_stopped_restarted_and_flushed(  # type: ignore[no-untyped-def]
         live_server_factory) -> None:
     User.objects.create_user(EMAIL, PASSWORD)
+    # REFRESH_RETRY_GRACE=0: presenting a just-rotated refresh token again is reuse at once.
     with private_redis() as rds, \
-            live_server_factory(workers=2, REDIS_URL=rds.url, CELERY_BROKER_URL=rds.url) as server, \
+            live_server_factory(workers=2, REDIS_URL=rds.url, CELERY_BROKER_URL=rds.url,
+                                REFRESH_RETRY_GRACE="0") as server, \
             httpx.Client(base_url=server, timeout=30) as http:
         pairs = [login(http) for _ in range(6)]
         assert http.post(f"{A}/logout", headers=bearer(pairs[0])).status_code == 204
@@ -148,7 +150,8 @@ def _session_id(http: httpx.Client, pair: dict[str, Any]) -> str:
 def test_a_postgres_restart_gives_503s_then_recovers_losing_no_refresh_token() -> None:
     down_for = 7.0  # longer than the pool's 5 s wait for a connection: requests must give up
     with private_postgres() as pg:
-        env = server_env(DATABASE_URL=pg.url)
+        # THROTTLE_REFRESH off: the refresh loop below refreshes far more often than a client would.
+        env = server_env(DATABASE_URL=pg.url, THROTTLE_REFRESH="0/0")
         pg.migrate(env)
         with run_uvicorn(workers=2, env=env) as server, httpx.Client(base_url=server, timeout=30) as http:
             assert http.post(f"{A}/signup", json={"email": EMAIL, "password": PASSWORD}).status_code == 201
@@ -233,8 +236,9 @@ def test_a_postgres_restart_gives_503s_then_recovers_losing_no_refresh_token() -
             assert response.status_code == 200, response.text
             assert wait_ready(http).status_code == 200
 
-            # Never both halves: in every session exactly one refresh token is unused, every
-            # used one has a successor, and the one we hold is that unused one.
+            # Never both halves: in every session exactly one refresh token is unused, the only
+            # used one kept is the last rotated (reuse detection needs no more), and the one we
+            # hold is that unused one.
             with pg.connect() as conn:
                 rows = conn.execute(
                     "SELECT session_id, count(*) FILTER (WHERE used_at IS NULL), count(*) "
@@ -243,8 +247,8 @@ def test_a_postgres_restart_gives_503s_then_recovers_losing_no_refresh_token() -
             assert revoked == (0,)
             for session_id, unused, total in rows:
                 assert unused == 1, (session_id, unused, total)
-            ok_refreshes = refresh_statuses[200]
-            assert sum(total for _, _, total in rows) == ok_refreshes + 1  # the login's token + one per rotation
+            assert refresh_statuses[200] >= 2
+            assert sum(total for _, _, total in rows) == 2
             # The token we hold is the live one (a 503 on a stale pooled connection leaves it valid).
             response = until_not_503(lambda: http.post(f"{A}/refresh", json={"refresh_token": state["refresh"]}))
             assert response.status_code == 200, response.text

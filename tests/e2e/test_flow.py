@@ -42,7 +42,9 @@ def test_signup_login_me_refresh_logout_walk_on_two_workers(live_server_factory)
 
 @pytest.mark.server
 def test_concurrent_refreshes_with_one_token_exactly_one_wins(live_server_factory) -> None:  # type: ignore[no-untyped-def]
-    with live_server_factory(workers=2) as server:
+    # REFRESH_RETRY_GRACE=0: the second use is reuse, not a retry of a lost answer (that case:
+    # tests/e2e/test_refresh_rules.py).
+    with live_server_factory(workers=2, REFRESH_RETRY_GRACE="0") as server:
         httpx.post(f"{server}/api/v1/auth/signup", json={"email": "race@example.com", "password": PASSWORD})
         for _ in range(ROUNDS):
             pair = login(server, "race@example.com")

@@ -81,7 +81,8 @@ Scenario = Callable[[LiveServer, str], tuple[list[Pair], list[Pair]]]
 @pytest.mark.parametrize("scenario", [_logout, _logout_all, _password_change, _refresh_reuse, _delete_session],
                          ids=["logout", "logout-all", "password-change", "refresh-reuse", "delete-session"])
 def test_revocation_is_seen_by_every_worker(live_server_factory, scenario: Scenario) -> None:  # type: ignore[no-untyped-def]
-    with live_server_factory(workers=WORKERS) as server:
+    # REFRESH_RETRY_GRACE=0: presenting a just-rotated refresh token again is reuse at once.
+    with live_server_factory(workers=WORKERS, REFRESH_RETRY_GRACE="0") as server:
         email = f"{scenario.__name__.strip('_').replace('_', '-')}@example.com"
         signup(server, email)
         revoked, alive = scenario(server, email)
