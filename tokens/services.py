@@ -14,6 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts import profiles
@@ -185,15 +186,25 @@ def _take(row: RefreshToken, session: Session, now: Any) -> bool:
     if row.used_at is None:
         row.used_at = now
         row.save(update_fields=["used_at"])
-        # Reuse detection needs the token just used (and one superseded by a retry); older used
-        # tokens are recognised by their family prefix, so their rows go.
-        RefreshToken.objects.filter(session=session, used_at__lt=now).delete()
         return True
     if row.used_at < now - timedelta(seconds=settings.REFRESH_RETRY_GRACE) or row.expires_at <= now:
         return False
     # Presented again just after its rotation: the client probably never got the answer. Its
     # successor, never used, dies (used and expired: presenting it later is reuse).
     return bool(RefreshToken.objects.filter(session=session, used_at__isnull=True).update(used_at=now, expires_at=now))
+
+
+def _store(new_row: RefreshToken, used: RefreshToken, now: Any) -> None:
+    """Save the session's new refresh token. Reuse detection needs only the token just used
+    (and one superseded by a retry); older used tokens are still recognised by their family
+    prefix. So the oldest other used row becomes the new token: no row per refresh, and no
+    more statements than an insert."""
+    oldest = (RefreshToken.objects.filter(session_id=used.session_id, used_at__lt=now).exclude(pk=used.pk)
+              .order_by("used_at").values("pk")[:1])
+    recycled = RefreshToken.objects.filter(pk__in=Subquery(oldest)).update(
+        token_hash=new_row.token_hash, used_at=None, expires_at=new_row.expires_at, created_at=now)
+    if not recycled:
+        new_row.save()
 
 
 def _pruned_family_member(refresh_token: str) -> Reused:
@@ -224,7 +235,7 @@ def _use_refresh_token(refresh_token: str, ip: str, key: ActiveKey) -> Rotated |
         if not _take(row, session, now):
             return Reused(str(session.pk))  # the family is compromised
         raw, new_row = _new_refresh(session, now)
-        new_row.save()
+        _store(new_row, row, now)
         session.last_used_at = now
         session.expires_at = new_row.expires_at
         if ip:
