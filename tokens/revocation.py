@@ -183,6 +183,15 @@ def reload() -> int:
     return stores.call(_reload_on, lambda: 0, what="revocation")
 
 
+def purge_journal() -> int:
+    """Delete journal rows older than twice a revocation key's lifetime: every access token
+    they covered has expired. The newest row always stays (it carries the sequence)."""
+    top = Revocation.objects.aggregate(top=Max("id"))["top"]
+    cutoff = timezone.now() - timedelta(seconds=2 * key_ttl())
+    deleted, _ = Revocation.objects.filter(revoked_at__lt=cutoff).exclude(pk=top).delete()
+    return deleted
+
+
 # --- Reading ---
 
 def _db_is_revoked(sid: str) -> bool:
@@ -232,6 +241,7 @@ def poll() -> None:
 
 def _watch() -> None:
     last_policy_check = 0.0
+    failing = False
     while True:
         time.sleep(settings.REVOCATION_POLL_SECONDS)
         try:
@@ -239,8 +249,11 @@ def _watch() -> None:
                 stores.check_policy()
                 last_policy_check = time.monotonic()
             poll()
-        except Exception:  # noqa: BLE001 - the watcher must outlive any outage
-            logger.warning("revocation watcher round failed", exc_info=True)
+            failing = False
+        except Exception as exc:  # noqa: BLE001 - the watcher must outlive any outage
+            if not failing:  # once per outage, not once a second
+                logger.warning("revocation watcher cannot reach the database: %s", type(exc).__name__)
+            failing = True
         finally:
             connections.close_all()
 

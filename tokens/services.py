@@ -322,12 +322,14 @@ async def alist_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
 # --- Housekeeping ---
 
 def purge_expired() -> dict[str, int]:
-    """Delete refresh tokens past their expiry (used or not, they can no longer be accepted)
-    and sessions that ended more than SESSION_HISTORY_DAYS ago. Returns counts."""
+    """Delete refresh tokens past their expiry (used or not, they can no longer be accepted),
+    sessions that ended more than SESSION_HISTORY_DAYS ago, and revocation journal rows no
+    access token can need any more. Returns counts."""
     now = timezone.now()
     tokens_deleted, _ = RefreshToken.objects.filter(expires_at__lt=now).delete()
     horizon = now - timedelta(days=settings.SESSION_HISTORY_DAYS)
     # delete() counts cascaded rows too: read the sessions' own count.
     _, per_model = (Session.objects.filter(expires_at__lt=horizon) |
                     Session.objects.filter(revoked_at__lt=horizon)).delete()
-    return {"refresh_tokens": tokens_deleted, "sessions": per_model.get(Session._meta.label, 0)}
+    return {"refresh_tokens": tokens_deleted, "sessions": per_model.get(Session._meta.label, 0),
+            "revocations": revocation.purge_journal()}

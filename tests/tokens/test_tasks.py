@@ -13,8 +13,8 @@ from accounts import tasks as account_tasks
 from accounts.models import ThrottleCounter, User
 from tests.e2e.test_celery import celery_worker
 from tests.support.servers import free_port, server_env
-from tokens import tasks
-from tokens.models import RefreshToken, Session
+from tokens import revocation, tasks
+from tokens.models import RefreshToken, Revocation, Session
 from tests.support.tokens import issue_pair
 
 PASSWORD = "correct horse battery staple"
@@ -37,7 +37,7 @@ def test_purge_keeps_live_sessions_and_tokens() -> None:
     old, live = _expire(user)
     ThrottleCounter.objects.create(key="thr:test:old", count=3, expires_at=timezone.now() - timedelta(seconds=1))
     ThrottleCounter.objects.create(key="thr:test:new", count=3, expires_at=timezone.now() + timedelta(minutes=5))
-    assert tasks.purge_expired() == {"refresh_tokens": 1, "sessions": 1}
+    assert tasks.purge_expired() == {"refresh_tokens": 1, "sessions": 1, "revocations": 0}
     assert list(Session.objects.values_list("pk", flat=True)) == [live.pk]
     assert RefreshToken.objects.filter(session=live).count() == 1
     assert account_tasks.purge_expired_counters() == 1
@@ -63,5 +63,19 @@ def test_purge_counts_sessions_not_their_cascaded_tokens() -> None:
     issue_pair(user)
     # Revoked long ago, its refresh token not yet expired: deleted with the session (cascade).
     Session.objects.update(revoked_at=timezone.now() - timedelta(days=60))
-    assert tasks.purge_expired() == {"refresh_tokens": 0, "sessions": 1}
+    assert tasks.purge_expired() == {"refresh_tokens": 0, "sessions": 1, "revocations": 0}
     assert not RefreshToken.objects.exists()
+
+
+@pytest.mark.django_db
+def test_purge_keeps_the_revocation_journal_that_access_tokens_may_need() -> None:
+    user = User.objects.create_user("journal@example.com", PASSWORD)
+    issue_pair(user)
+    issue_pair(user)
+    issue_pair(user)
+    revocation.revoke_sessions(user_id=user.pk, reason="test")
+    old, older, recent = Revocation.objects.order_by("id")
+    long_ago = timezone.now() - timedelta(seconds=2 * revocation.key_ttl() + 1)
+    Revocation.objects.filter(pk__in=[old.pk, older.pk]).update(revoked_at=long_ago)
+    assert tasks.purge_expired()["revocations"] == 2
+    assert list(Revocation.objects.values_list("pk", flat=True)) == [recent.pk]
