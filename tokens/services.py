@@ -187,7 +187,8 @@ def _take(row: RefreshToken, session: Session, now: Any) -> bool:
         row.used_at = now
         row.save(update_fields=["used_at"])
         return True
-    if row.used_at < now - timedelta(seconds=settings.REFRESH_RETRY_GRACE) or row.expires_at <= now:
+    grace = settings.REFRESH_RETRY_GRACE  # 0: no retries, every second use is reuse
+    if not grace or row.used_at < now - timedelta(seconds=grace) or row.expires_at <= now:
         return False
     # Presented again just after its rotation: the client probably never got the answer. Its
     # successor, never used, dies (used and expired: presenting it later is reuse).
