@@ -52,3 +52,13 @@ def test_signing_keys_cannot_be_deleted_or_shown(staff: Client) -> None:
     assert page.status_code == 200
     assert b"private_key" not in page.content
     assert staff.get(f"/admin/tokens/signingkey/{row.pk}/delete/", secure=True).status_code == 403
+
+
+def test_staff_revoke_sessions_and_cannot_delete_them(staff: Client) -> None:
+    user = User.objects.create_user("kept@example.com", PASSWORD)
+    issue_pair(user)
+    session = Session.objects.get(user=user)
+    page = staff.get("/admin/tokens/session/", secure=True).content.decode()
+    assert 'value="revoke"' in page and 'value="delete_selected"' not in page
+    assert staff.get(f"/admin/tokens/session/{session.pk}/delete/", secure=True).status_code == 403
+    assert Session.objects.filter(pk=session.pk).exists()
