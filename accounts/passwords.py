@@ -25,14 +25,14 @@ from django.conf import settings
 from django.contrib.auth.hashers import (
     get_hasher,
     identify_hasher,
-    is_password_usable,
     make_password,
     verify_password,
 )
 from django.core.signals import setting_changed
 
-from accounts import metrics
+from accounts import hashformats, metrics
 from accounts.exceptions import Overloaded
+from accounts.hashformats import HashInfo
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -208,12 +208,17 @@ def verify(password: str, encoded: str) -> Verification:
     so that every failure costs at least the current Argon2 work (no timing oracle for
     accounts with fast legacy hashes).
     """
-    if not is_password_usable(encoded) or not _identifiable(encoded):
-        # Django would fake the runtime with a full *hash* here; spend one verification instead.
+    info = classify(encoded)
+    if not info.encoded or not _identifiable(info.encoded):
+        # Unusable, unknown, or beyond the cost limits: never computed. Django would fake the
+        # runtime with a full *hash* here; spend one verification instead.
+        if info.status == hashformats.BEYOND_LIMITS:
+            logger.warning("stored password hash beyond the cost limits; not computed",
+                           extra={"hash_kind": info.kind, "hash_params": info.params, "limit": info.reason})
         dummy_verify(password)
         return Verification(False)
     try:
-        valid, must_update = verify_password(password, encoded)
+        valid, must_update = verify_password(password, info.encoded)
     except ValueError:  # a malformed hash of a known algorithm (e.g. argon2's InvalidHashError)
         valid, must_update = False, True
     if valid:
@@ -244,47 +249,53 @@ def dummy_verify(password: str) -> None:
 
 def is_current(encoded: str) -> bool:
     """True when `encoded` is an Argon2id hash at the configured parameters."""
-    try:
-        hasher = identify_hasher(encoded)
-    except ValueError:
-        return False
-    preferred = get_hasher()
-    try:
-        return hasher.algorithm == preferred.algorithm and not preferred.must_update(encoded)
-    except ValueError:  # malformed parameters (argon2's InvalidHashError is a ValueError)
-        return False
+    return classify(encoded).status == hashformats.CURRENT
 
 
-CURRENT, OUTDATED_ARGON2, LEGACY, UNUSABLE = "current", "outdated_argon2", "legacy", "unusable"
-HASH_STATUSES = (CURRENT, OUTDATED_ARGON2, LEGACY, UNUSABLE)
-# Status by Argon2 parameter head ("argon2$argon2id$v=19$m=…,t=…,p=…"): many users share a few.
-_argon2_status: dict[str, str] = {}
-_ARGON2_STATUS_ENTRIES = 1024
+HASH_STATUSES = hashformats.STATUSES
 
 
 def hash_status(encoded: str | None) -> str:
-    """What a login would do with this stored hash: keep it (current), replace it (outdated
-    Argon2 parameters, or a legacy algorithm), or nothing can match it (unusable)."""
-    if not encoded or not is_password_usable(encoded):
-        return UNUSABLE
-    if not encoded.startswith(get_hasher().algorithm + "$"):
-        return LEGACY
-    head = encoded.rsplit("$", 2)[0]
-    status = _argon2_status.get(head)
-    if status is None:
-        status = CURRENT if is_current(encoded) else OUTDATED_ARGON2
-        if len(_argon2_status) >= _ARGON2_STATUS_ENTRIES:
-            _argon2_status.clear()
-        _argon2_status[head] = status
-    return status
+    """What a login would do with this stored hash: the status `classify` gives it."""
+    return classify(encoded or "").status
 
 
 def hash_summary(encoded: str) -> str:
-    """The name of the algorithm that produced `encoded` (never any part of the hash)."""
-    try:
-        return identify_hasher(encoded).algorithm
-    except ValueError:
-        return "unusable" if not is_password_usable(encoded) else "unknown"
+    """Kind, parameter set and status of `encoded` (never any secret part of the hash)."""
+    info = classify(encoded)
+    return f"{info.label} ({info.status})"
+
+
+def classify(encoded: str) -> HashInfo:
+    """The one classification of stored hashes: kind, parameter set and status (current,
+    outdated, weak, wrapped, beyond_limits, unusable). Used by login, import, the inventory,
+    the metrics and the admin."""
+    return hashformats.describe(encoded)
+
+
+def importable(raw: str) -> str:
+    """The value to store for an imported hash, or raise UnsupportedHash with the reason.
+
+    Bare formats get an algorithm prefix; nothing is computed.
+    """
+    if isinstance(raw, str) and raw.startswith("!") and len(raw) <= 128 and raw.isprintable():
+        return raw  # Django's unusable-password marker: the account exists, no password works
+    info = classify(raw)
+    if info.status == hashformats.BEYOND_LIMITS:
+        raise hashformats.UnsupportedHash(f"hash beyond cost limits: {info.reason}")
+    if not info.encoded or not _identifiable(info.encoded):
+        raise hashformats.UnsupportedHash("unknown hash format")
+    if len(info.encoded) > hashformats.MAX_IMPORTED_LENGTH:
+        raise hashformats.UnsupportedHash("hash too long")
+    return info.encoded
+
+
+def wrap(encoded: str) -> str | None:
+    """The Argon2id-wrapped form of a weak hash, or None when `encoded` is not weak."""
+    info = classify(encoded)
+    if info.status != hashformats.WEAK:
+        return None
+    return get_hasher(f"wrapped_{info.kind}").wrap(info)  # type: ignore[attr-defined, no-any-return]
 
 
 # --- Async API: every hash runs in the bounded pool, never on the event loop ---

@@ -219,11 +219,26 @@ PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-    "django.contrib.auth.hashers.BCryptPasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "accounts.legacy_hashers.BCryptSHA256Hasher",
+    "accounts.legacy_hashers.BCryptHasher",
+    "accounts.legacy_hashers.ScryptHasher",
     "django.contrib.auth.hashers.MD5PasswordHasher",
+    "accounts.legacy_hashers.SHA1Hasher",
+    "accounts.legacy_hashers.UnsaltedMD5Hasher",
+    "accounts.legacy_hashers.UnsaltedSHA1Hasher",
+    *(f"accounts.legacy_hashers.Wrapped{_kind}Hasher" for _kind in (
+        "UnsaltedMd5", "Md5", "UnsaltedSha1", "Sha1", "Pbkdf2Sha256", "Pbkdf2Sha1", "Bcrypt", "BcryptSha256")),
 ]
+# Cost limits for stored hashes: beyond them a hash is refused at import, and at login it is
+# never computed (the attempt fails like a wrong password).
+PASSWORD_LIMIT_ARGON2_MEMORY = _env_int("PASSWORD_LIMIT_ARGON2_MEMORY", 262144, minimum=8)  # KiB
+PASSWORD_LIMIT_ARGON2_TIME = _env_int("PASSWORD_LIMIT_ARGON2_TIME", 16, minimum=1)
+PASSWORD_LIMIT_ARGON2_PARALLELISM = _env_int("PASSWORD_LIMIT_ARGON2_PARALLELISM", 16, minimum=1)
+PASSWORD_LIMIT_BCRYPT_ROUNDS = _env_int("PASSWORD_LIMIT_BCRYPT_ROUNDS", 14, minimum=4)
+PASSWORD_LIMIT_PBKDF2_ITERATIONS = _env_int("PASSWORD_LIMIT_PBKDF2_ITERATIONS", 3_000_000, minimum=1)
+PASSWORD_LIMIT_SCRYPT_N = _env_int("PASSWORD_LIMIT_SCRYPT_N", 2**16, minimum=2)
+PASSWORD_LIMIT_SCRYPT_R = _env_int("PASSWORD_LIMIT_SCRYPT_R", 16, minimum=1)
+PASSWORD_LIMIT_SCRYPT_P = _env_int("PASSWORD_LIMIT_SCRYPT_P", 4, minimum=1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
