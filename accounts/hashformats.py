@@ -146,7 +146,12 @@ def _wrapped(match: re.Match[str]) -> HashInfo:
         legacy_problem = pbkdf2_limits(int(fields[0])) if fields[0].isdigit() else "unknown hash format"
     elif legacy.startswith("bcrypt"):
         legacy_problem = bcrypt_limits(int(fields[1])) if fields[1].isdigit() else "unknown hash format"
-    params = f"m={m},t={t},p={p}"
+    legacy_params = ""
+    if not legacy_problem and legacy.startswith("pbkdf2"):
+        legacy_params = f"iterations={int(fields[0])},"
+    elif not legacy_problem and legacy.startswith("bcrypt"):
+        legacy_params = f"rounds={int(fields[1])},"
+    params = f"{legacy_params}m={m},t={t},p={p}"
     problem = legacy_problem or argon2_limits(int(m), int(t), int(p))
     return _judged(kind, params, problem, WRAPPED, match.string, fields)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import secrets
 from collections.abc import Callable
 
 import argon2
@@ -139,12 +140,14 @@ class WrappedHasher(BasePasswordHasher):
 
     legacy = ""
 
-    def wrap(self, info: HashInfo) -> str:
-        """Wrap a weak legacy hash (as described by hashformats) at the current Argon2id costs."""
+    def wrap(self, info: HashInfo, costs: dict[str, int] | None = None) -> str:
+        """Wrap a weak legacy hash (as described by hashformats) at the current Argon2id costs
+        (or the given `costs`, m/t/p)."""
         assert info.kind == self.legacy and info.status == hashformats.WEAK
-        hasher = argon2.PasswordHasher(time_cost=settings.ARGON2_TIME_COST, memory_cost=settings.ARGON2_MEMORY_COST,
-                                       parallelism=settings.ARGON2_PARALLELISM, hash_len=32, salt_len=16,
-                                       type=argon2.Type.ID)
+        costs = costs or {"m": settings.ARGON2_MEMORY_COST, "t": settings.ARGON2_TIME_COST,
+                          "p": settings.ARGON2_PARALLELISM}
+        hasher = argon2.PasswordHasher(time_cost=costs["t"], memory_cost=costs["m"], parallelism=costs["p"],
+                                       hash_len=32, salt_len=16, type=argon2.Type.ID)
         inner = hasher.hash(info.digest).removeprefix("$argon2id$v=19$")
         return "$".join([self.algorithm, "$".join(info.fields), inner])
 
@@ -193,3 +196,37 @@ WrappedPbkdf2Sha256Hasher = _wrapped_class("pbkdf2_sha256")
 WrappedPbkdf2Sha1Hasher = _wrapped_class("pbkdf2_sha1")
 WrappedBcryptHasher = _wrapped_class("bcrypt")
 WrappedBcryptSha256Hasher = _wrapped_class("bcrypt_sha256")
+
+
+def _costs(params: str) -> dict[str, int]:
+    return {key: int(value) for key, value in (part.split("=", 1) for part in params.split(",") if part)}
+
+
+def sample_hash(kind: str, params: str) -> str:
+    """A hash of a random password, of this kind and parameter set (to measure what verifying
+    such a hash costs on this machine)."""
+    costs, secret, salt = _costs(params), secrets.token_urlsafe(16), secrets.token_hex(8)
+    if kind in ("argon2id", "argon2i"):
+        variant = argon2.Type.ID if kind == "argon2id" else argon2.Type.I
+        return "argon2" + argon2.PasswordHasher(time_cost=costs["t"], memory_cost=costs["m"], parallelism=costs["p"],
+                                                type=variant).hash(secret)
+    if kind.startswith("pbkdf2_"):
+        iterations = str(costs["iterations"])
+        return f"{kind}${iterations}${salt}${LEGACY_DIGESTS[kind](secret, iterations, salt)}"
+    if kind in ("bcrypt", "bcrypt_sha256"):
+        setting = bcrypt.gensalt(costs["rounds"]).decode("ascii")
+        rounds, bcrypt_salt = setting[4:6], setting[7:]
+        return f"{kind}$$2b${rounds}${bcrypt_salt}{LEGACY_DIGESTS[kind](secret, '2b', rounds, bcrypt_salt)}"
+    if kind == "scrypt":
+        return ScryptHasher().encode(secret, salt, costs["n"], costs["r"], costs["p"])  # type: ignore[no-any-return]
+    if kind in ("md5", "sha1"):
+        return f"{kind}${salt}${LEGACY_DIGESTS[kind](secret, salt)}"
+    if kind in ("unsalted_md5", "unsalted_sha1"):
+        return f"{kind.removeprefix('unsalted_')}$${LEGACY_DIGESTS[kind](secret)}"
+    if kind.startswith("wrapped_"):
+        legacy = kind.removeprefix("wrapped_")
+        legacy_params = ",".join(f"{key}={costs[key]}" for key in ("iterations", "rounds") if key in costs)
+        info = hashformats.describe(sample_hash(legacy, legacy_params))
+        wrapper = next(cls for cls in WrappedHasher.__subclasses__() if cls.legacy == legacy)
+        return wrapper().wrap(info, costs)
+    raise ValueError(f"no sample for kind {kind!r}")

@@ -71,6 +71,8 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[
 class User(AbstractBaseUser, PermissionsMixin):
     """An account. `email` always holds the canonical form (see accounts.emails)."""
 
+    # Room for a wrapped legacy hash (legacy salt and cost plus an Argon2id hash).
+    password = models.CharField("password", max_length=256)
     email = models.EmailField("email address", max_length=254, unique=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
@@ -131,3 +133,6 @@ class ThrottleCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+from accounts.job_models import Job, JobBatch  # noqa: E402,F401  (models of this app)

@@ -30,7 +30,7 @@ from django.contrib.auth.hashers import (
 )
 from django.core.signals import setting_changed
 
-from accounts import hashformats, metrics
+from accounts import hashformats, legacy_hashers, metrics
 from accounts.exceptions import Overloaded
 from accounts.hashformats import HashInfo
 
@@ -288,6 +288,11 @@ def importable(raw: str) -> str:
     if len(info.encoded) > hashformats.MAX_IMPORTED_LENGTH:
         raise hashformats.UnsupportedHash("hash too long")
     return info.encoded
+
+
+def sample_hash(kind: str, params: str) -> str:
+    """A hash of a random password with this kind and parameter set (see accounts.timing)."""
+    return legacy_hashers.sample_hash(kind, params)
 
 
 def wrap(encoded: str) -> str | None:

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import random
+from collections.abc import Callable
 
-from accounts import throttling
+from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
+
+from accounts import importing, jobs, throttling, wrapping
 
 
 @shared_task(name="accounts.tasks.purge_expired_counters")
 def purge_expired_counters() -> int:
     """Periodic: drop database throttle counters whose window has ended."""
     return throttling.purge_expired()
+
+
+# Database errors worth another try: the connection dropped, the server restarted, a lock timed out.
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+def _run_bulk(task: Task, run: Callable[[int], bool], job_id: int, batch_id: int) -> bool:
+    try:
+        return run(batch_id)
+    except TRANSIENT as exc:
+        if task.request.retries >= task.max_retries:
+            jobs.record_error(job_id, f"batch {batch_id}: {type(exc).__name__} after {task.request.retries} retries")
+            raise
+        # Exponential backoff with jitter, capped: a database restart is waited out.
+        delay = min(60, 2 ** task.request.retries) * (0.5 + random.random())
+        raise task.retry(countdown=delay, exc=exc) from exc
+
+
+@shared_task(name="accounts.tasks.wrap_batch", bind=True, max_retries=8)
+def wrap_batch(self: Task, job_id: int, batch_id: int) -> bool:
+    """Wrap the weak hashes of one batch of a wrap job (ids only: the batch row lists the users)."""
+    return _run_bulk(self, wrapping.run_batch, job_id, batch_id)
+
+
+@shared_task(name="accounts.tasks.import_batch", bind=True, max_retries=8)
+def import_batch(self: Task, job_id: int, batch_id: int) -> bool:
+    """Write one staged batch of an import job."""
+    return _run_bulk(self, importing.run_batch, job_id, batch_id)

@@ -199,6 +199,12 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {"task": "tokens.tasks.purge_expired", "schedule": 3600.0},
     "purge-expired-throttle-counters": {"task": "accounts.tasks.purge_expired_counters", "schedule": 900.0},
 }
+# Bulk work (wrapping hashes, imports) runs on its own queue so that it never delays the
+# interactive tasks on the default queue: run a worker per queue (`-Q celery`, `-Q bulk`).
+CELERY_TASK_ROUTES = {"accounts.tasks.wrap_batch": {"queue": "bulk"}, "accounts.tasks.import_batch": {"queue": "bulk"}}
+# Users per wrap task (each costs one Argon2 hash) and rows per import insert.
+WRAP_BATCH_SIZE = _env_int("WRAP_BATCH_SIZE", 200, minimum=1)
+IMPORT_BATCH_SIZE = _env_int("IMPORT_BATCH_SIZE", 2000, minimum=1)
 # Ended sessions stay visible to staff (admin) this long before they are purged.
 SESSION_HISTORY_DAYS = 30
 
@@ -249,6 +255,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 EMAIL_MAX_LENGTH = 254
+# Every failed login is padded (sleeping, no CPU) up to the cost of failing against the
+# slowest hash kind present, measured per process, times this margin for noise.
+LOGIN_FAILURE_FLOOR_MARGIN = 1.15
+# How often a process re-reads which hash kinds are present and re-measures their cost.
+LOGIN_FAILURE_FLOOR_REFRESH_SECONDS = 300
 
 # --- Throttling (failed logins): (count, seconds); (0, 0) disables ---
 THROTTLE_ACCOUNT_IP = _env_rate("THROTTLE_ACCOUNT_IP", "5/900")
