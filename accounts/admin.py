@@ -119,3 +119,6 @@ class LockoutAdmin(admin.ModelAdmin):
     def unlock(self, request: HttpRequest, queryset: QuerySet[ThrottleCounter]) -> None:
         deleted, _ = queryset.delete()
         self.message_user(request, f"Removed {deleted} counter(s).", messages.SUCCESS)
+
+
+from accounts import job_admin  # noqa: E402,F401  (registers the bulk jobs page)

@@ -26,7 +26,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts import hashformats, jobs, passwords
+from accounts import hashformats, inventory, jobs, passwords
 from accounts.emails import clean_email
 from accounts.job_models import Job, JobBatch
 from accounts.models import User
@@ -243,6 +243,7 @@ def import_file(stream: IO[bytes], on_conflict: str, report: Callable[[Rejection
         importer.add(number, raw)
         progress(consumed)
     importer.flush()
+    inventory.take()
     return importer.outcome
 
 

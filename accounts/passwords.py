@@ -295,6 +295,16 @@ def sample_hash(kind: str, params: str) -> str:
     return legacy_hashers.sample_hash(kind, params)
 
 
+def failure_seconds(kind: str, params: str) -> float:
+    """Seconds a wrong password costs against a hash of this kind and parameter set here;
+    ("", "") is an unknown email (one dummy verification). Measured outside the pool."""
+    current_params = f"m={settings.ARGON2_MEMORY_COST},t={settings.ARGON2_TIME_COST},p={settings.ARGON2_PARALLELISM}"
+    if not kind:
+        return legacy_hashers.failure_seconds("argon2id", current_params, current=True)
+    current = kind == "argon2id" and params == current_params
+    return legacy_hashers.failure_seconds(kind, params, current=current)
+
+
 def wrap(encoded: str) -> str | None:
     """The Argon2id-wrapped form of a weak hash, or None when `encoded` is not weak."""
     info = classify(encoded)

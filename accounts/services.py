@@ -15,7 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from accounts import known_clients, metrics, passwords, throttling
+from accounts import known_clients, metrics, passwords, throttling, timing
 from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials
 from authsite.kit.exceptions import ValidationFailed
@@ -140,6 +140,7 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
 
 
 @metrics.count_outcomes(metrics.LOGIN_OUTCOMES, "login")
+@timing.pad_failures
 async def aauthenticate(attempt: Attempt, password: str) -> User:
     """Return the user whose email and password match, or raise InvalidCredentials.
 
@@ -155,6 +156,7 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
     return await twins.arun(_authenticate(attempt, password))
 
 
+@timing.pad_failures
 def authenticate(attempt: Attempt, password: str) -> User:
     """Synchronous twin of `aauthenticate` for sync callers (the admin's login backend).
 

@@ -8,13 +8,19 @@ from collections.abc import Callable
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from accounts import importing, jobs, throttling, wrapping
+from accounts import importing, inventory, jobs, throttling, wrapping
 
 
 @shared_task(name="accounts.tasks.purge_expired_counters")
 def purge_expired_counters() -> int:
     """Periodic: drop database throttle counters whose window has ended."""
     return throttling.purge_expired()
+
+
+@shared_task(name="accounts.tasks.take_inventory")
+def take_inventory() -> dict[str, int]:
+    """Periodic: count users per hash kind (the login failure floor and the metrics read it)."""
+    return inventory.take().by_status()
 
 
 # Database errors worth another try: the connection dropped, the server restarted, a lock timed out.

@@ -198,10 +198,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {"task": "tokens.tasks.purge_expired", "schedule": 3600.0},
     "purge-expired-throttle-counters": {"task": "accounts.tasks.purge_expired_counters", "schedule": 900.0},
+    "hash-inventory": {"task": "accounts.tasks.take_inventory", "schedule": 600.0, "options": {"queue": "bulk"}},
 }
 # Bulk work (wrapping hashes, imports) runs on its own queue so that it never delays the
 # interactive tasks on the default queue: run a worker per queue (`-Q celery`, `-Q bulk`).
-CELERY_TASK_ROUTES = {"accounts.tasks.wrap_batch": {"queue": "bulk"}, "accounts.tasks.import_batch": {"queue": "bulk"}}
+CELERY_TASK_ROUTES = {f"accounts.tasks.{name}": {"queue": "bulk"} for name in ("wrap_batch", "import_batch", "take_inventory")}
 # Users per wrap task (each costs one Argon2 hash) and rows per import insert.
 WRAP_BATCH_SIZE = _env_int("WRAP_BATCH_SIZE", 200, minimum=1)
 IMPORT_BATCH_SIZE = _env_int("IMPORT_BATCH_SIZE", 2000, minimum=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts import importing, jobs
+from accounts import importing, inventory, jobs
 from accounts.management.progress import Progress
 
 
@@ -91,4 +91,5 @@ class Command(BaseCommand):
         counts = importing.staged_counts(job)
         outcome.created, outcome.updated, outcome.skipped = counts["created"], counts["updated"], counts["skipped"]
         outcome.rejected += current.failed
+        inventory.take()
         return outcome
