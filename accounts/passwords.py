@@ -185,7 +185,6 @@ def _reset(**kwargs: object) -> None:
             old.shutdown()
     if setting is None or str(setting).startswith("ARGON2_") or setting == "PASSWORD_HASHERS":
         _dummy_hash = None
-        _argon2_status.clear()
 
 
 setting_changed.connect(_reset)

@@ -105,7 +105,9 @@ def test_users_by_hash_status_gauge_counts_each_kind() -> None:
                         password="argon2$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA")
     User.objects.create(email="md5@example.com", password=make_password(PASSWORD, hasher="md5"))
     User.objects.create(email="none@example.com", password=make_password(None))
+    User.objects.create(email="wrapped@example.com", password=passwords.wrap(make_password(PASSWORD, hasher="md5")))
+    User.objects.create(email="huge@example.com", password="pbkdf2_sha256$2000000000$salt$aGFzaA==")
     counts = inventory.refresh_users_gauge()
-    assert counts == {"current": 1, "outdated_argon2": 1, "legacy": 1, "unusable": 1}
-    assert value(account_metrics.USERS_BY_HASH_STATUS, hash_status="legacy") == 1
-    assert "authsite_users{hash_status=\"legacy\"}" in Client().get("/metrics").content.decode()
+    assert counts == {"current": 1, "outdated": 1, "weak": 1, "wrapped": 1, "beyond_limits": 1, "unusable": 1}
+    assert value(account_metrics.USERS_BY_HASH_STATUS, hash_status="weak") == 1
+    assert "authsite_users{hash_status=\"weak\"}" in Client().get("/metrics").content.decode()
