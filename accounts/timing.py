@@ -37,7 +37,8 @@ UNKNOWN_EMAIL = ("", "")
 
 _lock = threading.Lock()
 _costs: dict[tuple[str, str], float] = {}  # (kind, parameters) -> seconds to fail against it
-_state: dict[str, Any] = {"floor": None, "due": 0.0}
+_state: dict[str, Any] = {"floor": None, "measured": 0.0, "due": 0.0}
+MAX_RAISE = 4
 NO_INVENTORY_RETRY_SECONDS = 10
 
 
@@ -54,7 +55,7 @@ def compute_floor() -> float:
     floor = max(_costs.get(label, 0.0) for label in present) * settings.LOGIN_FAILURE_FLOOR_MARGIN
     # Without an inventory yet (none taken, or the cache lost it), look again soon.
     refresh = settings.LOGIN_FAILURE_FLOOR_REFRESH_SECONDS if taken is not None else NO_INVENTORY_RETRY_SECONDS
-    _state.update(floor=floor, due=time.monotonic() + refresh)
+    _state.update(floor=floor, measured=floor, due=time.monotonic() + refresh)
     return floor
 
 
@@ -84,7 +85,13 @@ async def afloor() -> float:
 
 
 def _remaining(started: float, target: float) -> float:
-    return max(0.0, target - (time.perf_counter() - started))
+    """Seconds left to sleep; a failure slower than the floor raises the floor (up to
+    MAX_RAISE times the measured one, until the next refresh): the machine got slower, and the
+    other kinds must keep up with it."""
+    elapsed = time.perf_counter() - started
+    if elapsed > target and _state["floor"] is not None:
+        _state["floor"] = min(max(_state["floor"], elapsed), _state["measured"] * MAX_RAISE)
+    return max(0.0, target - elapsed)
 
 
 def pad_failures(fn: F) -> F:

@@ -258,7 +258,7 @@ AUTH_PASSWORD_VALIDATORS = [
 EMAIL_MAX_LENGTH = 254
 # Every failed login is padded (sleeping, no CPU) up to the cost of failing against the
 # slowest hash kind present, measured per process, times this margin for noise.
-LOGIN_FAILURE_FLOOR_MARGIN = 1.15
+LOGIN_FAILURE_FLOOR_MARGIN = 1.25
 # How often a process re-reads which hash kinds are present and re-measures their cost.
 LOGIN_FAILURE_FLOOR_REFRESH_SECONDS = 300
 
