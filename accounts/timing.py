@@ -84,11 +84,10 @@ async def afloor() -> float:
     return float(_state["floor"])
 
 
-def _remaining(started: float, target: float) -> float:
+def _remaining(elapsed: float, target: float) -> float:
     """Seconds left to sleep; a failure slower than the floor raises the floor (up to
     MAX_RAISE times the measured one, until the next refresh): the machine got slower, and the
     other kinds must keep up with it."""
-    elapsed = time.perf_counter() - started
     if elapsed > target and _state["floor"] is not None:
         _state["floor"] = min(max(_state["floor"], elapsed), _state["measured"] * MAX_RAISE)
     return max(0.0, target - elapsed)
@@ -103,7 +102,8 @@ def pad_failures(fn: F) -> F:
             try:
                 return await fn(*args, **kwargs)
             except InvalidCredentials:
-                await asyncio.sleep(_remaining(started, await afloor()))
+                elapsed = time.perf_counter() - started  # before a measurement the floor may need
+                await asyncio.sleep(_remaining(elapsed, await afloor()))
                 raise
         return awrapper  # type: ignore[return-value]
 
@@ -113,7 +113,8 @@ def pad_failures(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except InvalidCredentials:
-            time.sleep(_remaining(started, floor()))
+            elapsed = time.perf_counter() - started
+            time.sleep(_remaining(elapsed, floor()))
             raise
     return wrapper  # type: ignore[return-value]
 
