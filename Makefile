@@ -8,7 +8,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help venv run migrate test services worker loadtest bench clean
+.PHONY: help venv run migrate test services worker loadtest bench bench-migration clean
 
 help:
 	@echo "make run    - set up and run the service at http://$(HOST):$(PORT) (embedded defaults)"
@@ -30,8 +30,11 @@ migrate: venv
 run: migrate
 	$(PY) -m authsite.serve --host $(HOST) --port $(PORT)
 
+# Queues the worker consumes: `celery` (interactive tasks) and `bulk` (imports, wrapping).
+WORKER_QUEUES ?= celery,bulk
+
 worker: venv
-	$(VENV)/bin/celery -A authsite worker --loglevel=INFO
+	$(VENV)/bin/celery -A authsite worker -Q $(WORKER_QUEUES) --loglevel=INFO
 
 services:
 	./scripts/services.sh
@@ -74,6 +77,15 @@ BENCH_ARGS ?=
 
 bench: venv
 	$(PY) -m loadtests.bench --seconds $(BENCH_SECONDS) --runs $(BENCH_RUNS) $(BENCH_ARGS)
+
+# Migration benchmark: import rate of BENCH_ROWS generated legacy rows, and wrap throughput with
+# a Celery worker of concurrency = cores against the Argon2 limit of the same run. Own database
+# (authsite_bench_migration) and Redis db 14; rewrites its section of docs/benchmarks.md.
+BENCH_ROWS ?= 100000
+BENCH_WRAP_USERS ?= 4000
+
+bench-migration: venv
+	$(PY) -m loadtests.migration_bench --rows $(BENCH_ROWS) --wrap-users $(BENCH_WRAP_USERS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var reports
