@@ -82,7 +82,7 @@ bench: venv
 # a Celery worker of concurrency = cores against the Argon2 limit of the same run. Own database
 # (authsite_bench_migration) and Redis db 14; rewrites its section of docs/benchmarks.md.
 BENCH_ROWS ?= 100000
-BENCH_WRAP_USERS ?= 4000
+BENCH_WRAP_USERS ?= 2000
 
 bench-migration: venv
 	$(PY) -m loadtests.migration_bench --rows $(BENCH_ROWS) --wrap-users $(BENCH_WRAP_USERS) $(BENCH_ARGS)

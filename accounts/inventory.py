@@ -69,13 +69,19 @@ def take(chunk: int = 5000) -> Inventory:
     inventory = Inventory()
     for encoded in User.objects.values_list("password", flat=True).order_by().iterator(chunk_size=chunk):
         inventory.add(passwords.classify(encoded))
-    cache.set(CACHE_KEY, inventory.to_json(), CACHE_SECONDS)
+    try:
+        cache.set(CACHE_KEY, inventory.to_json(), CACHE_SECONDS)
+    except Exception:  # noqa: BLE001 - the shared cache is down: the inventory is still right
+        logger.warning("could not store the hash inventory in the cache")
     return inventory
 
 
 def latest() -> Inventory | None:
     """The inventory last taken by any process, if the cache still has it."""
-    rows = cache.get(CACHE_KEY)
+    try:
+        rows = cache.get(CACHE_KEY)
+    except Exception:  # noqa: BLE001 - the shared cache is down: no inventory known right now
+        return None
     return Inventory.from_json(rows) if rows is not None else None
 
 

@@ -9,11 +9,14 @@ unfinished job instead of starting another; a batch never runs twice.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Case, CharField, Q, Value, When
 
 from accounts import hashformats, jobs, passwords
 from accounts.job_models import Job, JobBatch
@@ -68,12 +71,15 @@ def prepare(batch: JobBatch) -> Plan:
 
 def apply(batch: JobBatch, plan: Plan) -> tuple[int, int, dict[str, Any]]:
     """Write the wrapped hashes, each only if the row still holds the hash that was read."""
-    wrapped = failed = 0
-    for pk, old, new in plan:
-        if new == "":
-            failed += 1
-        elif new is not None:
-            wrapped += User.objects.filter(pk=pk, password=old).update(password=new)
+    failed = sum(1 for _, _, new in plan if new == "")
+    writes = [(pk, old, new) for pk, old, new in plan if new]
+    wrapped = 0
+    if writes:
+        # One statement for the batch, still a compare-and-swap per row: a row is matched only
+        # with the hash it had when read.
+        unchanged = functools.reduce(operator.or_, (Q(pk=pk, password=old) for pk, old, _ in writes))
+        wrapped = User.objects.filter(unchanged).update(
+            password=Case(*(When(pk=pk, then=Value(new)) for pk, _, new in writes), output_field=CharField()))
     # Users deleted since the scan, or whose hash changed, count as done: nothing weak is left.
     return len(batch.user_ids) - failed, failed, {"wrapped": wrapped}
 

@@ -39,14 +39,17 @@ class Command(BaseCommand):
         self.stdout.write(f"wrap job {job.pk} {current.state}: {current.done} done, {current.failed} failed")
         if current.last_error:
             self.stdout.write(f"last error: {current.last_error}")
-        self.print_inventory()
+        remaining = self.print_inventory().by_status()["weak"]
+        if remaining:
+            self.stdout.write(f"{remaining} weak hashes arrived after this job was created: run --wrap again")
         if current.state != current.State.DONE:
             raise CommandError(f"wrap job {job.pk} ended {current.state}")
 
-    def print_inventory(self) -> None:
+    def print_inventory(self) -> inventory.Inventory:
         taken = inventory.take()
         self.stdout.write(f"{'status':<14} {'kind':<22} {'parameters':<34} {'users':>9}")
         for status, kind, params, n in taken.rows():
             self.stdout.write(f"{status:<14} {kind:<22} {params:<34} {n:>9}")
         totals = ", ".join(f"{status} {n}" for status, n in taken.by_status().items())
         self.stdout.write(f"total {taken.total}: {totals}")
+        return taken
