@@ -105,8 +105,8 @@ def test_imported_users_of_every_format_log_in_over_http(cheap: dict[str, str], 
     assert JobBatch.objects.exclude(lines="").count() == 0  # nothing staged stays behind
 
     with live_server_factory(workers=1, **CHEAP, **NO_THROTTLE) as server:
-        for email, (name, password) in users.items():
-            if password == PASSWORDS[0]:  # a failure costs the floor of the slowest kind: a few suffice
+        for i, (email, (name, password)) in enumerate(users.items()):
+            if i % 25 == 0:  # each failure lasts the floor of the slowest kind: a few suffice here
                 assert login_status(server, email, password + " ") == 401, (name, password)
             assert login_status(server, email, password) == 200, (name, password)
     # Each login replaced the legacy hash with a current Argon2id one.
@@ -137,25 +137,25 @@ def test_wrap_leaves_no_weak_hash_and_logins_replace_wrapped_hashes(cheap: dict[
 
 
 def test_a_killed_worker_loses_nothing_and_a_rerun_finishes_the_job(cheap: dict[str, str], tmp_path: Path) -> None:
-    users = weak_users(2000)
-    env = {**cheap, "ARGON2_MEMORY_COST": "4096", "WRAP_BATCH_SIZE": "40"}
+    users = weak_users(1000)
+    env = {**cheap, "ARGON2_MEMORY_COST": "4096", "WRAP_BATCH_SIZE": "20"}
     with override_settings(ARGON2_MEMORY_COST=4096):
         first = celery_worker(env, tmp_path / "worker-1.log", queues="bulk", concurrency=2, pool="prefork")
         with first as worker:
             manage(env, "rehash_passwords", "--wrap")
             job = Job.objects.get()
             deadline = time.monotonic() + 120
-            while Job.objects.get().done < 200:
+            while Job.objects.get().done < 100:
                 assert time.monotonic() < deadline, worker.log.read_text(errors="replace")
                 time.sleep(0.02)
             worker.kill()
         job.refresh_from_db()
-        assert 0 < job.done < job.total == 2000 and job.state == Job.State.RUNNING
+        assert 0 < job.done < job.total == 1000 and job.state == Job.State.RUNNING
         with celery_worker(env, tmp_path / "worker-2.log", queues="bulk", concurrency=2, pool="prefork"):
             out = manage(env, "rehash_passwords", "--wrap", "--wait").stdout
         assert f"wrap job {job.pk} resumed" in out
         job.refresh_from_db()
-        assert (job.state, job.done, job.failed) == (Job.State.DONE, 2000, 0)
+        assert (job.state, job.done, job.failed) == (Job.State.DONE, 1000, 0)
         assert Job.objects.count() == 1 and not JobBatch.objects.filter(finished=False).exists()
         for email, encoded in User.objects.values_list("email", "password"):
             assert passwords.classify(encoded).status == hashformats.WRAPPED
