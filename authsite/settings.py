@@ -204,7 +204,7 @@ CELERY_BEAT_SCHEDULE = {
 # interactive tasks on the default queue: run a worker per queue (`-Q celery`, `-Q bulk`).
 CELERY_TASK_ROUTES = {f"accounts.tasks.{name}": {"queue": "bulk"} for name in ("wrap_batch", "import_batch", "take_inventory")}
 # Users per wrap task (each costs one Argon2 hash) and rows per import insert.
-WRAP_BATCH_SIZE = _env_int("WRAP_BATCH_SIZE", 200, minimum=1)
+WRAP_BATCH_SIZE = _env_int("WRAP_BATCH_SIZE", 100, minimum=1)
 IMPORT_BATCH_SIZE = _env_int("IMPORT_BATCH_SIZE", 2000, minimum=1)
 # Ended sessions stay visible to staff (admin) this long before they are purged.
 SESSION_HISTORY_DAYS = 30
