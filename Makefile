@@ -80,7 +80,7 @@ bench: venv
 
 # Migration benchmark: import rate of BENCH_ROWS generated legacy rows, and wrap throughput with
 # a Celery worker of concurrency = cores against the Argon2 limit of the same run. Own database
-# (authsite_bench_migration) and Redis db 14; rewrites its section of docs/benchmarks.md.
+# (authsite_bench_migration) and Redis db 13; rewrites its section of docs/benchmarks.md.
 BENCH_ROWS ?= 100000
 BENCH_WRAP_USERS ?= 2000
 

@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--wrap-users", type=int, default=2000)
     parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--database", default=os.environ.get("BENCH_MIGRATION_DB", "authsite_bench_migration"))
-    parser.add_argument("--redis", default=os.environ.get("BENCH_MIGRATION_REDIS", "redis://127.0.0.1:6379/14"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_MIGRATION_REDIS", "redis://127.0.0.1:6379/13"))
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     workdir = ROOT / "reports"
