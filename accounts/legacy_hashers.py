@@ -94,6 +94,9 @@ class _LegacyVerifier(BasePasswordHasher):
         decoded = self.decode(encoded)
         return {"algorithm": decoded["algorithm"], "hash": mask_hash(str(decoded["hash"]))}
 
+    def must_update(self, encoded: str) -> bool:
+        return True  # a login replaces it with a current Argon2id hash
+
     def harden_runtime(self, password: str, encoded: str) -> None:
         pass  # failures are padded by accounts.timing, not here
 
