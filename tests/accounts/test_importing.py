@@ -123,3 +123,22 @@ def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_spreadsheet_formulas_in_emails_are_neutralised_in_the_report(tmp_path: Path) -> None:
     _, report = run(write(tmp_path / "u.jsonl", [{"email": "=HYPERLINK(1)", "password_hash": MD5("p")}]))
     assert report[0]["email"] == "'=HYPERLINK(1)"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
+    from accounts.management.progress import Progress
+
+    plain, terminal = io.StringIO(), Terminal()
+    for out in (plain, terminal):
+        progress = Progress(10, "rows", out, "import", every=0)
+        progress.advance(4)
+        progress.to(10)
+        progress.close()
+    assert plain.getvalue().splitlines() == ["import: 4/10 rows (40 %)", "import: 10/10 rows (100 %)",
+                                             "import: 10/10 rows, finished"]
+    assert "100%|" in terminal.getvalue() and "\r" in terminal.getvalue()
