@@ -180,16 +180,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--wrap-users", type=int, default=2000)
-    parser.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
-    parser.add_argument("--database", default=os.environ.get("BENCH_MIGRATION_DB", "authsite_bench_migration"))
-    parser.add_argument("--redis", default=os.environ.get("BENCH_MIGRATION_REDIS", "redis://127.0.0.1:6379/13"))
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server")
+    parser.add_argument("--database", default="authsite_bench_migration", help="dropped and recreated")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13", help="Redis db (flushed)")
     parser.add_argument("--no-doc", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     workdir = ROOT / "reports"
     workdir.mkdir(exist_ok=True)
     fresh_database(args.pg, args.database, args.redis)
     env = {**os.environ, "DATABASE_URL": f"{args.pg}/{args.database}", "REDIS_URL": args.redis,
-           "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-only-secret-key-" + "0" * 40),
+           "DJANGO_SECRET_KEY": "bench-only-secret-key-" + "0" * 40,
            "PYTHONUNBUFFERED": "1"}
     run(env, "migrate", "--noinput")
     source = workdir / "migration-bench.jsonl"
