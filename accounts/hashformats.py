@@ -83,9 +83,11 @@ def _limit(name: str, value: int, limit: int, unit: str = "") -> str:
 
 
 def argon2_limits(m: int, t: int, p: int) -> str:
-    return (_limit("argon2 memory", m, settings.PASSWORD_LIMIT_ARGON2_MEMORY, " KiB")
-            or _limit("argon2 time cost", t, settings.PASSWORD_LIMIT_ARGON2_TIME)
-            or _limit("argon2 parallelism", p, settings.PASSWORD_LIMIT_ARGON2_PARALLELISM))
+    # The configured hashing cost is always within the limits: the service makes such hashes.
+    return (_limit("argon2 memory", m, max(settings.PASSWORD_LIMIT_ARGON2_MEMORY, settings.ARGON2_MEMORY_COST), " KiB")
+            or _limit("argon2 time cost", t, max(settings.PASSWORD_LIMIT_ARGON2_TIME, settings.ARGON2_TIME_COST))
+            or _limit("argon2 parallelism", p, max(settings.PASSWORD_LIMIT_ARGON2_PARALLELISM,
+                                                   settings.ARGON2_PARALLELISM)))
 
 
 def bcrypt_limits(rounds: int) -> str:

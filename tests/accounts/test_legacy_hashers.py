@@ -7,6 +7,7 @@ import hashlib
 import logging
 import unicodedata
 
+import argon2
 import pytest
 from django.test import override_settings
 
@@ -72,8 +73,8 @@ def test_a_stored_hash_beyond_the_limits_is_never_computed(caplog: pytest.LogCap
 
 
 def test_beyond_limits_at_login_costs_one_dummy_verification(argon2_spy) -> None:  # type: ignore[no-untyped-def]
-    with override_settings(PASSWORD_LIMIT_ARGON2_MEMORY=8191):
-        stored = FORMATS["django_argon2id"][0](PASSWORD)  # m=8192
+    stored = "argon2" + argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=2).hash(PASSWORD)
+    with override_settings(PASSWORD_LIMIT_ARGON2_PARALLELISM=1):
         argon2_spy.reset()
         assert not passwords.verify(PASSWORD, stored).valid
     assert argon2_spy.current == 1 and len(argon2_spy.calls) == 1
@@ -108,3 +109,12 @@ def test_summary_names_kind_parameters_and_status_only() -> None:
     stored = passwords.importable(FORMATS["bcrypt_2a"][0](PASSWORD))
     assert passwords.hash_summary(stored) == "bcrypt rounds=4 (weak)"
     assert passwords.hash_summary("!unusable") == "unusable (unusable)"
+
+
+def test_hashes_at_the_configured_cost_are_never_beyond_the_limits() -> None:
+    with override_settings(ARGON2_TIME_COST=20, ARGON2_MEMORY_COST=1024, PASSWORD_LIMIT_ARGON2_TIME=16):
+        stored = passwords.hash_password(PASSWORD)
+        assert passwords.classify(stored).status == hashformats.CURRENT
+        assert passwords.verify(PASSWORD, stored).valid
+        assert passwords.classify(passwords.wrap(passwords.importable(FORMATS["hex_md5"][0](PASSWORD))) or "").status \
+            == hashformats.WRAPPED
