@@ -30,7 +30,6 @@ from accounts import hashformats, inventory, jobs, passwords
 from accounts.emails import clean_email
 from accounts.job_models import Job, JobBatch
 from accounts.models import User
-from accounts.signals import credentials_changed
 
 MAX_LINE_BYTES = 64 * 1024
 ON_CONFLICT = ("skip", "update")
@@ -221,14 +220,11 @@ class Importer:
         if not updates:
             return
         users = [self._user(row, pk, joined) for row, (pk, _, joined) in updates]
+        # A bulk update that sets passwords is announced like a password change: the sessions
+        # of these users end (accounts.models.UserQuerySet.update).
         User.objects.bulk_update(users, ["password", "is_active", "is_staff", "date_joined"])
         self.outcome.updated += len(users)
-        for row, (pk, old, _) in updates:
-            self._updated.add(pk)
-            if old != row.password:
-                # Sessions opened with the old password end, as after any password change.
-                transaction.on_commit(lambda pk=pk: credentials_changed.send(  # type: ignore[misc]
-                    sender=User, user_id=pk, reason="password_changed"))
+        self._updated.update(pk for _, (pk, _, _) in updates)
 
 
 def current_boundary() -> int:

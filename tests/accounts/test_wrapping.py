@@ -110,3 +110,15 @@ def test_jobs_admin_shows_progress_and_only_cancels(admin_client: Client) -> Non
     admin_client.post("/admin/accounts/job/", {"action": "cancel", "_selected_action": [job.pk]}, secure=True)
     job.refresh_from_db()
     assert job.state == Job.State.CANCELLED
+
+
+def test_wrapping_is_not_a_credential_change_sessions_stay() -> None:
+    from tests.support.tokens import issue_pair
+    from tokens.models import Session
+
+    user = make_users(1)[0]
+    issue_pair(user)
+    job = new_job()
+    assert wrapping.run_batch(job.batches.get().pk)
+    assert passwords.classify(User.objects.get(pk=user.pk).password).status == hashformats.WRAPPED
+    assert Session.objects.get(user=user).revoked_at is None
