@@ -185,9 +185,11 @@ CELERY_BROKER_URL = _env("CELERY_BROKER_URL", REDIS_URL) or "filesystem://"
 CELERY_BROKER_FOLDER = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL == "filesystem://":
-    for _sub in ("in", "processed"):
+    for _sub in ("in", "processed", "control"):
         (CELERY_BROKER_FOLDER / _sub).mkdir(parents=True, exist_ok=True)
+    # Every folder under var/: kombu's default control folder is relative to the working directory.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "data_folder_in": str(CELERY_BROKER_FOLDER / "in"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "in"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
