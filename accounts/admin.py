@@ -1,22 +1,34 @@
-"""Staff pages for accounts: users (email identity, activation, password reset) and lockouts."""
+"""Staff pages for accounts: users (hash status, actions), the login-attempt audit log, lockouts.
+
+The sessions of a user are shown by tokens.admin, which extends the user page (accounts does
+not know about tokens).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, ReadOnlyPasswordHashWidget, UserChangeForm
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
+from accounts import hashformats, inventory, lockouts, passwords, staff, wrapping
 from accounts.backends import LOCKED_FOR
-from accounts.emails import canonical_email
-from accounts.models import ThrottleCounter, User
-from accounts.passwords import hash_summary
+from accounts.emails import clean_email
+from accounts.models import LoginAttempt, ThrottleCounter, User
+
+RECENT_ATTEMPTS = 20
 
 
 class LoginForm(AdminAuthenticationForm):
@@ -36,16 +48,41 @@ class LoginForm(AdminAuthenticationForm):
 admin.site.login_form = LoginForm
 
 
+def _signup_email(form: forms.ModelForm, exclude_pk: int | None = None) -> str:
+    """The email validated like signup (canonical form, syntax, length), and not taken."""
+    try:
+        email = clean_email(form.cleaned_data["email"])
+    except ValidationError as exc:
+        raise forms.ValidationError(exc.messages) from exc
+    if User.objects.filter(email=email).exclude(pk=exclude_pk).exists():
+        raise forms.ValidationError("An account with this email already exists.")
+    return email
+
+
 class UserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("email",)
 
     def clean_email(self) -> str:
-        email = canonical_email(self.cleaned_data["email"])
-        if User.objects.filter(email=email).exists():
-            raise forms.ValidationError("An account with this email already exists.")
-        return email
+        return _signup_email(self)
+
+    def clean_password1(self) -> str:
+        password = self.cleaned_data.get("password1") or ""
+        if len(password) > settings.PASSWORD_MAX_LENGTH:  # refused before any hashing, like signup
+            raise forms.ValidationError(f"Must be at most {settings.PASSWORD_MAX_LENGTH} characters.")
+        return password
+
+
+class HashParametersWidget(ReadOnlyPasswordHashWidget):
+    """Django's password summary without the masked starts of the salt and the hash: staff see
+    the algorithm and its parameters, nothing of the secret."""
+
+    def get_context(self, name: str, value: Any, attrs: Any) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        hidden = {gettext("salt"), gettext("hash")}
+        context["summary"] = [item for item in context["summary"] if item.get("label") not in hidden]
+        return context
 
 
 class UserEditForm(UserChangeForm):
@@ -53,11 +90,27 @@ class UserEditForm(UserChangeForm):
         model = User
         fields = "__all__"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"].widget = HashParametersWidget()
+
     def clean_email(self) -> str:
-        email = canonical_email(self.cleaned_data["email"])
-        if User.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("An account with this email already exists.")
-        return email
+        return _signup_email(self, self.instance.pk)
+
+
+class HashStatusFilter(admin.SimpleListFilter):
+    """Users by what a login would do with their stored hash (accounts.passwords.hash_status)."""
+
+    title = "hash status"
+    parameter_name = "hash_status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(status, status.replace("_", " ")) for status in passwords.HASH_STATUSES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
+        if self.value() not in passwords.HASH_STATUSES:
+            return queryset
+        return queryset.filter(pk__in=inventory.user_ids_with_hash_status(self.value()))
 
 
 @admin.register(User)
@@ -68,42 +121,82 @@ class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ("email",)
-    list_display = ("email", "is_active", "is_staff", "date_joined", "last_login", "hash_kind")
-    list_filter = ("is_active", "is_staff", "is_superuser")
-    search_fields = ("email",)
-    readonly_fields = ("date_joined", "last_login")
+    list_display = ("email", "is_active", "is_staff", "last_login", "date_joined", "hash_status")
+    list_filter = ("is_active", "is_staff", HashStatusFilter)
+    search_fields = ("email",)  # icontains: case-insensitive
+    readonly_fields = ("date_joined", "last_login", "hash_status", "recent_login_attempts")
     fieldsets = (
-        (None, {"fields": ("email", "password")}),
+        (None, {"fields": ("email", "password", "hash_status")}),
         ("Status", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
+        ("Recent login attempts", {"fields": ("recent_login_attempts",)}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    actions = ["deactivate"]
+    actions = ["deactivate", "reactivate", "revoke_sessions", "force_password_reset", "unlock", "wrap_weak_hashes"]
 
-    @admin.display(description="hash")
-    def hash_kind(self, user: User) -> str:
-        return hash_summary(user.password)
+    @admin.display(description="hash status")
+    def hash_status(self, user: User) -> str:
+        # The classification that decides upgrades: its status, and for any hash a login would
+        # replace its kind and parameter set (nothing of the salt or digest).
+        info = passwords.classify(user.password)
+        status = info.status.replace("_", " ")
+        return status if info.status in (hashformats.CURRENT, hashformats.UNUSABLE) else f"{status}: {info.label}"
+
+    @admin.display(description="recent login attempts")
+    def recent_login_attempts(self, user: User) -> str:
+        rows = LoginAttempt.objects.filter(user=user)[:RECENT_ATTEMPTS]
+        if not rows:
+            return "None recorded."
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                                ((timezone.localtime(r.at).strftime("%Y-%m-%d %H:%M:%S"), r.get_outcome_display(),
+                                  r.ip, r.get_source_display()) for r in rows))
+        link = reverse("admin:accounts_loginattempt_changelist") + f"?user__id__exact={user.pk}"
+        return format_html('<table><thead><tr><th>time (UTC)</th><th>outcome</th><th>IP</th><th>through</th>'
+                           '</tr></thead><tbody>{}</tbody></table><p><a href="{}">All attempts of this account</a></p>',
+                           body, link)
 
     @admin.action(description="Deactivate selected users and end their sessions")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        count = 0
-        for user in queryset.filter(is_active=True):
-            user.is_active = False
-            user.save(update_fields=["is_active"])  # signals end the sessions
-            count += 1
-        self.message_user(request, f"Deactivated {count} user(s).", messages.SUCCESS)
+        self.message_user(request, f"Deactivated {staff.deactivate(queryset)} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected users")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self.message_user(request, f"Reactivated {staff.reactivate(queryset)} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Revoke all sessions of selected users")
+    def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = staff.revoke_sessions(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Ended every session of {count} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Force a password reset (unusable password, end sessions)")
+    def force_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = staff.force_password_reset(queryset)
+        self.message_user(request, f"{count} user(s) must set a new password; their sessions ended.",
+                          messages.SUCCESS)
+
+    @admin.action(description="Unlock: clear failed-login counters of selected users")
+    def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = staff.unlock(queryset)
+        self.message_user(request, f"Cleared {count} failed-login counter(s).", messages.SUCCESS)
+
+    @admin.action(description="Enqueue a wrap job for the weak hashes of selected users")
+    def wrap_weak_hashes(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        job = wrapping.start_for(queryset.values_list("pk", flat=True), str(request.user))
+        link = reverse("admin:accounts_job_change", args=[job.pk])
+        self.message_user(request, format_html('Wrap job <a href="{}">{}</a>: {} weak hash(es) to wrap on the '
+                                               'bulk queue.', link, job.pk, job.total), messages.SUCCESS)
 
 
-@admin.register(ThrottleCounter)
-class LockoutAdmin(admin.ModelAdmin):
-    """Failed-login counters kept in the database (when Redis is unset or was down).
+@admin.register(LoginAttempt)
+class LoginAttemptAdmin(admin.ModelAdmin):
+    """The audit log of login attempts: read-only, kept LOGIN_ATTEMPT_RETENTION_DAYS."""
 
-    Keys are digests: look an account up with `manage.py unlock_account EMAIL`.
-    """
-
-    list_display = ("key", "count", "expires_at", "active")
-    ordering = ("-expires_at",)
-    actions = ["unlock"]
+    list_display = ("at", "email", "user", "ip", "outcome", "source")
+    list_filter = ("outcome", "source")
+    date_hierarchy = "at"
+    search_fields = ("email", "ip")
+    list_select_related = ("user",)
+    show_full_result_count = False  # a large log: no COUNT(*) over every row per page
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -111,13 +204,55 @@ class LockoutAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # the retention purge is the only way out
+
+
+@admin.register(ThrottleCounter)
+class LockoutAdmin(admin.ModelAdmin):
+    """Who is locked out now (Redis and database counters, with whom they count), and the
+    database counters themselves. Unlock clears a counter everywhere."""
+
+    list_display = ("key", "who", "count", "expires_at", "active")
+    ordering = ("-expires_at",)
+    actions = ["unlock"]
+    change_list_template = "admin/accounts/lockouts.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[Any]:
+        return [path("unlock/", self.admin_site.admin_view(self.unlock_view), name="accounts_lockouts_unlock"),
+                *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra = {"lockouts": lockouts.current(), "title": "Lockouts", **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    def unlock_view(self, request: HttpRequest) -> HttpResponse:
+        """POST key=...: clear that counter (a row of the "locked out now" table)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        count = lockouts.unlock(request.POST.getlist("key"))
+        self.message_user(request, f"Unlocked: cleared {count} counter(s).", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:accounts_throttlecounter_changelist"))
+
+    @admin.display(description="counts")
+    def who(self, row: ThrottleCounter) -> str:
+        return lockouts.describe(row.label)
+
     @admin.display(boolean=True)
     def active(self, row: ThrottleCounter) -> bool:
         return row.expires_at > timezone.now()
 
     @admin.action(description="Unlock (delete the selected counters)")
     def unlock(self, request: HttpRequest, queryset: QuerySet[ThrottleCounter]) -> None:
-        deleted, _ = queryset.delete()
+        deleted = lockouts.unlock(list(queryset.values_list("key", flat=True)))
         self.message_user(request, f"Removed {deleted} counter(s).", messages.SUCCESS)
 
 

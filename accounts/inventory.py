@@ -90,6 +90,13 @@ def users_by_hash_status() -> dict[str, int]:
     return take().by_status()
 
 
+def user_ids_with_hash_status(status: str) -> list[int]:
+    """Ids of the users whose stored hash has this status (one pass over the table, like the
+    counts: the status is decided by the code that decides upgrades, not by SQL)."""
+    return [pk for pk, encoded in User.objects.values_list("pk", "password").iterator(chunk_size=5000)
+            if passwords.hash_status(encoded) == status]
+
+
 def refresh_users_gauge() -> dict[str, int]:
     """Recount users by hash status and publish the counts on the gauge."""
     counts = users_by_hash_status()

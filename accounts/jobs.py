@@ -28,6 +28,8 @@ T = TypeVar("T")
 TASK_OF = {Job.Kind.WRAP: "accounts.tasks.wrap_batch", Job.Kind.IMPORT: "accounts.tasks.import_batch"}
 BULK_QUEUE = "bulk"
 RESUMABLE = (Job.State.PENDING, Job.State.RUNNING, Job.State.FAILED)
+# Option key of a job started for users staff selected (accounts.wrapping.start_for).
+SELECTION = "selection"
 
 
 def create(kind: str, started_by: str, batches: Iterable[dict[str, Any]], options: dict[str, Any] | None = None,
@@ -53,8 +55,10 @@ def create(kind: str, started_by: str, batches: Iterable[dict[str, Any]], option
 
 
 def unfinished(kind: str) -> Job | None:
-    """The latest job of this kind that has batches left (pending, running or failed)."""
-    return Job.objects.filter(kind=kind, state__in=RESUMABLE).order_by("-created_at").first()
+    """The latest job of this kind that has batches left (pending, running or failed). A job
+    started for a staff selection (options "selection") is not the one a command resumes."""
+    return (Job.objects.filter(kind=kind, state__in=RESUMABLE).exclude(options__has_key=SELECTION)
+            .order_by("-created_at").first())
 
 
 def enqueue(job: Job) -> int:

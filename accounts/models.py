@@ -130,9 +130,42 @@ class ThrottleCounter(models.Model):
     key = models.CharField(max_length=100, primary_key=True)
     count = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField(db_index=True)
+    # Who the counter counts (accounts.throttling.label), set once it reaches its limit.
+    label = models.CharField(max_length=400, blank=True, default="", db_default="")
+
+    class Meta:
+        verbose_name = "throttle counter"
+        verbose_name_plural = "lockouts and throttle counters"
 
     def __str__(self) -> str:
         return f"{self.key}: {self.count}"
+
+
+class LoginAttempt(models.Model):
+    """One login attempt, for staff: who tried, from where, through which door, and what came of it.
+
+    Written in batches off the request path (accounts.attempts); read-only in the admin.
+    """
+
+    SUCCESS, BAD_CREDENTIALS, THROTTLED, INACTIVE, OVERLOADED = (
+        "success", "bad_credentials", "throttled", "inactive", "overloaded")
+    OUTCOMES = [(SUCCESS, "success"), (BAD_CREDENTIALS, "bad credentials"), (THROTTLED, "throttled"),
+                (INACTIVE, "inactive"), (OVERLOADED, "overloaded")]
+    SOURCES = [("api", "API"), ("admin", "admin"), ("page", "web page")]
+
+    at = models.DateTimeField(db_index=True)
+    email = models.CharField(max_length=254, db_index=True)  # canonical form, as typed
+    user = models.ForeignKey("User", null=True, blank=True, on_delete=models.SET_NULL, related_name="login_attempts")
+    ip = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=16, choices=OUTCOMES)
+    source = models.CharField(max_length=8, choices=SOURCES)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["outcome", "at"], name="accounts_attempt_outcome_at")]
+
+    def __str__(self) -> str:
+        return f"{self.email} {self.outcome} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 from accounts.job_models import Job, JobBatch  # noqa: E402,F401  (models of this app)

@@ -15,11 +15,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from accounts import known_clients, metrics, passwords, throttling, timing
+from accounts import attempts, known_clients, metrics, passwords, throttling, timing
 from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials
 from authsite.kit.exceptions import ValidationFailed
-from accounts.models import User
+from accounts.models import LoginAttempt, User
 from authsite.kit import twins
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,14 @@ async def _afind_user(email: str) -> User | None:
     return await User.objects.filter(email=email).afirst()
 
 
-def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
+class _Seen:
+    """What the core learnt about the account, for the audit log (accounts.attempts)."""
+
+    user_id: int | None = None
+    inactive = False
+
+
+def _authenticate(attempt: Attempt, password: str, seen: _Seen) -> twins.Core[User]:
     """The one core of `authenticate` / `aauthenticate` (see authsite.kit.twins)."""
     limits = attempt.limits
     # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
@@ -123,6 +130,7 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
         else:
             result = yield twins.Io(passwords.verify_in_pool, passwords.averify, (password, user.password))
             ok = result.valid and user.is_active
+            seen.user_id, seen.inactive = user.pk, result.valid and not user.is_active
         hashed = True
         if ok and result.upgraded_hash:
             yield twins.Io(store_upgrade, astore_upgrade, (user, result.upgraded_hash))
@@ -139,31 +147,56 @@ def _authenticate(attempt: Attempt, password: str) -> twins.Core[User]:
     return user
 
 
+def _log_failure(attempt: Attempt, source: str, exc: BaseException, seen: _Seen) -> None:
+    outcome = attempts.outcome_of(exc)
+    if outcome == LoginAttempt.BAD_CREDENTIALS and seen.inactive:
+        outcome = LoginAttempt.INACTIVE
+    if outcome is not None:
+        attempts.record(attempt.email, attempt.ip, outcome, source, seen.user_id)
+
+
 @metrics.count_outcomes(metrics.LOGIN_OUTCOMES, "login")
 @timing.pad_failures
-async def aauthenticate(attempt: Attempt, password: str) -> User:
+async def aauthenticate(attempt: Attempt, password: str, source: str = "api") -> User:
     """Return the user whose email and password match, or raise InvalidCredentials.
 
     Like django.contrib.auth.authenticate, it does not record the login: whoever starts the
     session does (`record_login`).
 
+    `source` names the door (api, page) in the audit log (accounts.attempts), which gets one
+    row per attempt without waiting for the database.
+
     Every failure looks the same and costs at least one Argon2 verification at the current
     parameters (unknown email, wrong password, inactive account alike). A success with an
     outdated hash stores the current Argon2id hash, unless the hash changed meanwhile.
     """
-    # A full pool refuses before any I/O: under a flood the 503 must cost next to nothing.
-    passwords.get_pool().ensure_room()
-    return await twins.arun(_authenticate(attempt, password))
+    seen = _Seen()
+    try:
+        # A full pool refuses before any I/O: under a flood the 503 must cost next to nothing.
+        passwords.get_pool().ensure_room()
+        user = await twins.arun(_authenticate(attempt, password, seen))
+    except BaseException as exc:
+        _log_failure(attempt, source, exc, seen)
+        raise
+    attempts.record(attempt.email, attempt.ip, LoginAttempt.SUCCESS, source, user.pk)
+    return user
 
 
 @timing.pad_failures
-def authenticate(attempt: Attempt, password: str) -> User:
+def authenticate(attempt: Attempt, password: str, source: str = "admin") -> User:
     """Synchronous twin of `aauthenticate` for sync callers (the admin's login backend).
 
     Same throttles and hashing rules; the hashing still runs in the bounded pool, this thread
     waits for it. Leaves `last_login` to django.contrib.auth.login.
     """
-    return twins.run(_authenticate(attempt, password))
+    seen = _Seen()
+    try:
+        user = twins.run(_authenticate(attempt, password, seen))
+    except BaseException as exc:
+        _log_failure(attempt, source, exc, seen)
+        raise
+    attempts.record(attempt.email, attempt.ip, LoginAttempt.SUCCESS, source, user.pk)
+    return user
 
 
 def record_login(user_id: int, when: datetime, expected_password: str) -> bool:

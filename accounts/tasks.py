@@ -8,12 +8,14 @@ from collections.abc import Callable
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from accounts import importing, inventory, jobs, throttling, wrapping
+from accounts import attempts, importing, inventory, jobs, throttling, wrapping
 
 
 @shared_task(name="accounts.tasks.purge_expired_counters")
 def purge_expired_counters() -> int:
-    """Periodic: drop database throttle counters whose window has ended."""
+    """Periodic: drop database throttle counters whose window has ended, and login attempts
+    past LOGIN_ATTEMPT_RETENTION_DAYS. Returns how many counters were dropped."""
+    attempts.purge_expired()
     return throttling.purge_expired()
 
 

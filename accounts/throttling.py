@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,10 @@ from authsite.kit import stores
 
 logger = logging.getLogger(__name__)
 PREFIX = "thr:"
+# Redis hash: counter key -> who it counts (JSON), written when a counter reaches its limit, so
+# staff can see who is locked out although the counter keys are digests (accounts.lockouts).
+LOCKED_INDEX = f"{PREFIX}locked"
+ACCOUNT_IP, ACCOUNT, IP, SIGNUP, KNOWN_CLIENT = "account_ip", "account", "ip", "signup", "known_client"
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,13 @@ class Limit:
     key: str
     count: int
     seconds: int
+    # Who this counter counts, in clear ({"kind", "email", "ip"} as JSON): stored only once
+    # the counter reaches its limit.
+    label: str = ""
+
+
+def label(kind: str, email: str = "", ip: str = "") -> str:
+    return json.dumps({"kind": kind, "email": email, "ip": client_block(ip) if ip else ""})
 
 
 def _digest(text: str) -> str:
@@ -92,34 +104,41 @@ def limits_for(email: str, ip: str, known_client: str | None = None) -> list[Lim
     its own, with the account+address numbers, instead of against the account: others' failures
     do not lock it out. The per-address limit applies to everyone."""
     if known_client is not None:
-        candidates = [(known_client_key(known_client), settings.THROTTLE_ACCOUNT_IP), (ip_key(ip), settings.THROTTLE_IP)]
-        return [Limit(key, count, seconds) for key, (count, seconds) in candidates if count > 0]
-    candidates = [
-        (account_ip_key(email, ip), settings.THROTTLE_ACCOUNT_IP),
-        (account_key(email), settings.THROTTLE_ACCOUNT),
-        (ip_key(ip), settings.THROTTLE_IP),
-    ]
-    return [Limit(key, count, seconds) for key, (count, seconds) in candidates if count > 0]
+        candidates = [
+            (known_client_key(known_client), settings.THROTTLE_ACCOUNT_IP, label(KNOWN_CLIENT, email, ip)),
+            (ip_key(ip), settings.THROTTLE_IP, label(IP, ip=ip)),
+        ]
+    else:
+        candidates = [
+            (account_ip_key(email, ip), settings.THROTTLE_ACCOUNT_IP, label(ACCOUNT_IP, email, ip)),
+            (account_key(email), settings.THROTTLE_ACCOUNT, label(ACCOUNT, email)),
+            (ip_key(ip), settings.THROTTLE_IP, label(IP, ip=ip)),
+        ]
+    return [Limit(key, count, seconds, who) for key, (count, seconds), who in candidates if count > 0]
 
 
 def signup_limits(ip: str) -> list[Limit]:
     """Signups are counted per IP with the THROTTLE_IP limit (every attempt, not only failures)."""
     count, seconds = settings.THROTTLE_IP
-    return [Limit(signup_key(ip), count, seconds)] if count > 0 else []
+    return [Limit(signup_key(ip), count, seconds, label(SIGNUP, ip=ip))] if count > 0 else []
 
 
 # --- Redis store: each step is one Lua script, atomic on the server ---
 
-# KEYS: counters; ARGV: count, seconds per key. Returns the milliseconds until the first full
-# counter frees (> 0, nothing counted), or minus one minus the bit set of the counters this
-# attempt filled up (<= 0: slot taken, all counters +1).
+# KEYS: counters, then LOCKED_INDEX; ARGV: count, seconds, label per counter. Returns the
+# milliseconds until the first full counter frees (> 0, nothing counted), or minus one minus the
+# bit set of the counters this attempt filled up (<= 0: slot taken, all counters +1). A counter
+# it fills files its label in the index, in the same call.
 _ACQUIRE = """
 local wait = 0
-for i, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[2 * i - 1]) then
+local n = #KEYS - 1
+local index = KEYS[#KEYS]
+for i = 1, n do
+  local key = KEYS[i]
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[3 * i - 2]) then
     local pttl = redis.call('PTTL', key)
     if pttl < 0 then
-      pttl = tonumber(ARGV[2 * i]) * 1000
+      pttl = tonumber(ARGV[3 * i - 1]) * 1000
       redis.call('PEXPIRE', key, pttl)
     end
     if pttl > wait then wait = pttl end
@@ -127,9 +146,16 @@ for i, key in ipairs(KEYS) do
 end
 if wait > 0 then return wait end
 local filled = 0
-for i, key in ipairs(KEYS) do
-  if redis.call('INCR', key) == tonumber(ARGV[2 * i - 1]) then filled = filled + 2 ^ (i - 1) end
-  if redis.call('PTTL', key) < 0 then redis.call('EXPIRE', key, ARGV[2 * i]) end
+for i = 1, n do
+  local key = KEYS[i]
+  if redis.call('INCR', key) == tonumber(ARGV[3 * i - 2]) then
+    filled = filled + 2 ^ (i - 1)
+    if ARGV[3 * i] ~= '' then
+      redis.call('HSET', index, key, ARGV[3 * i])
+      if redis.call('TTL', index) < tonumber(ARGV[3 * i - 1]) then redis.call('EXPIRE', index, ARGV[3 * i - 1]) end
+    end
+  end
+  if redis.call('PTTL', key) < 0 then redis.call('EXPIRE', key, ARGV[3 * i - 1]) end
 end
 return -1 - filled
 """
@@ -149,11 +175,11 @@ return 0
 """
 
 
-def _acquire_args(limits: Sequence[Limit]) -> tuple[list[str], list[int]]:
-    args: list[int] = []
+def _acquire_args(limits: Sequence[Limit]) -> tuple[list[str], list[int | str]]:
+    args: list[int | str] = []
     for lim in limits:
-        args += [lim.count, lim.seconds]
-    return [lim.key for lim in limits], args
+        args += [lim.count, lim.seconds, lim.label]
+    return [*(lim.key for lim in limits), LOCKED_INDEX], args
 
 
 def _release_args(limits: Sequence[Limit], forget: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -202,6 +228,9 @@ def _db_acquire(limits: Sequence[Limit]) -> tuple[int, list[Limit]]:
                     wait = max(wait, (row.expires_at - now).total_seconds())
             if wait:
                 raise _Full(wait)
+            for lim in limits:  # reached the limit now: say whom it locks out (see LOCKED_INDEX)
+                if rows[lim.key].count == lim.count and lim.label and rows[lim.key].label != lim.label:
+                    ThrottleCounter.objects.filter(key=lim.key).update(label=lim.label)
     except _Full as full:
         return _seconds(int(full.args[0] * 1000)), []
     return 0, [lim for lim in limits if rows[lim.key].count == lim.count]
@@ -303,7 +332,12 @@ def _scan_and_delete(client: object, keys: Sequence[str], prefixes: Sequence[str
     found = list(keys)
     for prefix in prefixes:
         found += [k.decode() for k in client.scan_iter(match=f"{prefix}*", count=500)]  # type: ignore[attr-defined]
-    return int(client.delete(*found)) if found else 0  # type: ignore[attr-defined]
+    if not found:
+        return 0
+    pipe = client.pipeline(transaction=True)  # type: ignore[attr-defined]
+    pipe.delete(*found)
+    pipe.hdel(LOCKED_INDEX, *found)
+    return int(pipe.execute()[0])
 
 
 def clear(keys: Sequence[str], prefixes: Iterable[str] = ()) -> int:

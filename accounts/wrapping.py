@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
@@ -56,6 +56,17 @@ def start(started_by: str) -> tuple[Job, bool]:
         job = jobs.create(Job.Kind.WRAP, started_by, _batches(weak_user_ids(), settings.WRAP_BATCH_SIZE))
     jobs.enqueue(job)
     return job, resumed
+
+
+def start_for(user_ids: Iterable[int], started_by: str) -> Job:
+    """A new wrap job for the weak hashes among `user_ids` (a staff selection), enqueued."""
+    ids = sorted(set(user_ids))
+    weak = (pk for pk, encoded in User.objects.filter(pk__in=ids).values_list("pk", "password").order_by("pk")
+            if passwords.classify(encoded).status == hashformats.WEAK)
+    job = jobs.create(Job.Kind.WRAP, started_by, _batches(weak, settings.WRAP_BATCH_SIZE),
+                      options={jobs.SELECTION: len(ids)})
+    jobs.enqueue(job)
+    return job
 
 
 def prepare(batch: JobBatch) -> Plan:

@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "authsite.kit.apps.KitConfig",
     "accounts",
     "tokens",
+    "pages",
 ]
 
 # API paths run only natively-async middleware: every MiddlewareMixin costs a thread hop per
@@ -210,6 +211,14 @@ WRAP_BATCH_SIZE = _env_int("WRAP_BATCH_SIZE", 100, minimum=1)
 IMPORT_BATCH_SIZE = _env_int("IMPORT_BATCH_SIZE", 2000, minimum=1)
 # Ended sessions stay visible to staff (admin) this long before they are purged.
 SESSION_HISTORY_DAYS = 30
+# Login attempts (the staff audit log) older than this are purged with the throttle counters.
+LOGIN_ATTEMPT_RETENTION_DAYS = _env_int("LOGIN_ATTEMPT_RETENTION_DAYS", 90, minimum=1)
+# The audit log is written in batches by a background thread of each process (accounts.attempts):
+# at most this many seconds after the attempt, sooner once a batch is full; an unreachable
+# database keeps at most LOGIN_ATTEMPT_BUFFER_LIMIT rows waiting (the oldest are dropped first).
+LOGIN_ATTEMPT_FLUSH_SECONDS = 1.0
+LOGIN_ATTEMPT_BATCH = 500
+LOGIN_ATTEMPT_BUFFER_LIMIT = 50_000
 
 # --- Users and passwords ---
 AUTH_USER_MODEL = "accounts.User"
@@ -308,13 +317,14 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
 # Production (a database or Redis configured, DEBUG off) is served over HTTPS: browser pages
 # redirect there, and HTTPS responses carry HSTS (API ones via RequestContextMiddleware).
 # The embedded single-machine mode keeps plain http://127.0.0.1 usable, and so does
 # DJANGO_SECURE_SSL_REDIRECT=0 (a stack on localhost with no TLS in front, as docker-compose.yml).
 SECURE_SSL_REDIRECT = _env_flag("DJANGO_SECURE_SSL_REDIRECT", not (DEBUG or EMBEDDED))
+# Over HTTPS the session and CSRF cookies are Secure; where plain http is allowed (debug, the
+# embedded mode, DJANGO_SECURE_SSL_REDIRECT=0) a browser would otherwise drop them.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
 SECURE_HSTS_SECONDS = 0 if DEBUG else 31536000
 # Both bind more than this host (every subdomain; browsers' preload lists): opt-in only.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env("SECURE_HSTS_INCLUDE_SUBDOMAINS") == "1"

@@ -1,7 +1,7 @@
 """URL map of the service."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from accounts import views as accounts
 from authsite import ops
@@ -26,6 +26,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("api/v1/schema", ops.schema, name="schema"),
     path("admin/", admin.site.urls),
+    path("account/", include("pages.urls")),
 ]
 
 handler404 = "authsite.ops.not_found"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make ready the PostgreSQL and Redis that the test URLs name, on this (Debian) machine:
 #   1. install the packages that are missing (as root: apt-get; otherwise print the command),
+#      Debian's Chromium included (the browser tests drive /usr/bin/chromium; Playwright never
+#      downloads a browser),
 #   2. start the servers that are stopped,
 #   3. let the database role in the URL log in from this machine without a password (a `trust`
 #      line for that role on 127.0.0.1/::1 in pg_hba.conf; as root), and create the database.
@@ -39,6 +41,9 @@ if [ -n "$PG" ] && is_local "$PG_HOST"; then
 fi
 if is_local "$REDIS_HOST" && ! command -v redis-server >/dev/null; then
   packages+=(redis-server)
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  packages+=(chromium)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
   if ! is_root; then

@@ -4,6 +4,7 @@ REDIS_URL (the Makefile and .ci/run set them); under CI=true nothing may be skip
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -25,12 +26,24 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         raise RuntimeError(f"test skipped under CI=true: {report.nodeid}")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _attempts_written_by_tests() -> None:
+    """In this process the login-attempt log is written only when a test calls
+    accounts.attempts.flush(): a background write would land outside the test's transaction.
+    Servers started by tests (uvicorn) keep the background writer."""
+    settings.LOGIN_ATTEMPT_FLUSH_SECONDS = 10**6
+    settings.LOGIN_ATTEMPT_BATCH = 10**6
+
+
 @pytest.fixture(autouse=True)
-def _clean_shared_state() -> None:
-    """Every test starts with an empty Redis db, fresh key ring and token cache."""
+def _clean_shared_state() -> Iterator[None]:
+    """Every test starts with an empty Redis db, fresh key ring and token cache, and no queued
+    login attempts."""
+    from accounts import attempts
     from authsite.kit import stores
     from tokens import keys, revocation, services
 
+    attempts.discard()
     stores.reset()
     client = stores.client()
     if client is not None:
@@ -38,3 +51,5 @@ def _clean_shared_state() -> None:
     keys.ring.reset()
     services.verified_cache.clear()
     revocation.reset()
+    yield
+    attempts.discard()  # nothing left for the exit-time flush, after the test database is gone

@@ -94,7 +94,8 @@ def sign_access(user_id: int, session_id: str, key: ActiveKey | None = None) -> 
 
 # --- Issue ---
 
-def _start_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
+def start_session(user: User, ip: str, user_agent: str, with_refresh: bool = True) -> tuple[Session, str]:
+    """Start a session for `user`; with `with_refresh`, also its first refresh token (returned raw)."""
     now = timezone.now()
     user_id = user.pk
     with transaction.atomic():
@@ -109,6 +110,8 @@ def _start_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
         raw, row = _new_refresh(session, now)
         session.expires_at = row.expires_at
         session.save(force_insert=True)
+        if not with_refresh:  # a browser session: its id rides in the session cookie instead
+            return session, ""
         row.session = session
         row.save()
     return session, raw
@@ -116,7 +119,7 @@ def _start_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
 
 async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
     """Start a session (token family) for `user` and return its first token pair."""
-    session, refresh = await sync_to_async(_start_session)(user, ip, user_agent)
+    session, refresh = await sync_to_async(start_session)(user, ip, user_agent)
     await profiles.aforget(user.pk)  # /me shows last_login
     key = await ring.asigning_key()
     return TokenPair(sign_access(user.pk, str(session.pk), key), refresh, settings.ACCESS_TOKEN_TTL)
@@ -306,14 +309,19 @@ async def arevoke_session(user_id: int, session_id: str) -> None:
 
 # --- List ---
 
-def list_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
+def live_sessions(user_id: int, current_session_id: str) -> list[dict[str, Any]]:
+    """The user's sessions that can still be used, newest first; `current` marks the caller's."""
     now = timezone.now()
-    rows = Session.objects.filter(user_id=claims.user_id, revoked_at__isnull=True, expires_at__gt=now)
+    rows = Session.objects.filter(user_id=user_id, revoked_at__isnull=True, expires_at__gt=now)
     return [
         {"id": str(s.pk), "created_at": s.created_at, "last_used_at": s.last_used_at, "ip": s.ip,
-         "user_agent": s.user_agent, "current": str(s.pk) == claims.session_id}
+         "user_agent": s.user_agent, "current": str(s.pk) == current_session_id}
         for s in rows
     ]
+
+
+def list_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
+    return live_sessions(claims.user_id, claims.session_id)
 
 
 async def alist_sessions(claims: AccessClaims) -> list[dict[str, Any]]:

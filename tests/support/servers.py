@@ -40,6 +40,8 @@ def test_database_url() -> str:
 
 def server_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
+    # A server must meet Django's async-safety checks, whatever this test process relaxed.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update({"DATABASE_URL": test_database_url(), "PYTHONUNBUFFERED": "1"})
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
