@@ -6,12 +6,14 @@ page that shows an account is rendered only for a live session (pages.session).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_protect
 
 from accounts import services as accounts
+from accounts.backends import CLIENT_TOKEN
 from accounts.exceptions import AccountError
 from authsite.kit.exceptions import ValidationFailed
 from authsite.kit.http import client_ip, string_fields
@@ -77,13 +79,17 @@ async def login(request: HttpRequest) -> HttpResponse:
         email = request.POST.get("email", "")
         try:
             email, password = _fields(request, "email", "password")
-            attempt = accounts.login_attempt(email, password, client_ip(request))
+            # A browser that logged in to this account before is a known client: strangers'
+            # failures do not lock it out (accounts.known_clients).
+            known = request.COOKIES.get(settings.KNOWN_CLIENT_COOKIE)
+            attempt = accounts.login_attempt(email, password, client_ip(request), known)
             user = await accounts.aauthenticate(attempt, password, source="page")
             session_id = await browser.astart(user, attempt.ip, _user_agent(request))
         except (AccountError, ValidationFailed) as exc:
             errors = FormErrors.of(exc)
         else:
             await browser_session.abegin(request, session_id)
+            setattr(request, CLIENT_TOKEN, attempt.client_token())  # the cookie: accounts.middleware
             return _redirect("account")
     notice = await browser_session.anotice(request)
     # After a refused password the person types it again: the focus goes there.

@@ -74,3 +74,19 @@ def test_database_counters_below_their_limit_are_not_lockouts(client: Client) ->
     login(client, "victim@example.com", "wrong password here", "10.0.0.1")
     row.refresh_from_db()
     assert "victim@example.com" in row.label
+
+
+@override_settings(THROTTLE_ACCOUNT_IP=(2, 900), THROTTLE_ACCOUNT=(0, 0), THROTTLE_IP=(0, 0))
+def test_a_known_clients_own_lockout_is_listed_with_the_account(store: str) -> None:
+    from accounts import known_clients, services
+    from accounts.exceptions import InvalidCredentials
+
+    User.objects.create_user("victim@example.com", PASSWORD)
+    token = known_clients.issue("victim@example.com")
+    for _ in range(2):
+        attempt = services.login_attempt("victim@example.com", "wrong password here", "10.0.0.9", token)
+        with pytest.raises(InvalidCredentials):
+            services.authenticate(attempt, "wrong password here")
+    assert [(lock.kind, lock.email, lock.ip, lock.store) for lock in lockouts.current()] == [
+        ("known_client", "victim@example.com", "10.0.0.9", store)]
+    assert lockouts.current()[0].description == "account from one known client"

@@ -300,3 +300,18 @@ def test_the_focus_starts_on_the_first_field_that_needs_the_person(member: User)
     bad = post(client, "/account/password/", {"current_password": PASSWORD, "new_password": "short"})
     assert focused(bad) == ["new_password"]
     assert focused(get(client, "/account/")) == []  # the account page does not steal the focus
+
+
+@override_settings(THROTTLE_ACCOUNT_IP=(5, 900), THROTTLE_ACCOUNT=(2, 900), THROTTLE_IP=(0, 0))
+def test_a_browser_that_logged_in_before_is_not_locked_out_by_strangers(member: User, api: Client) -> None:
+    client = browser()
+    log_in(client, member.email)
+    assert client.cookies["authsite_client"]["httponly"]  # the known-client cookie
+    post(client, "/account/logout/")
+    for ip in ("198.51.100.1", "198.51.100.2"):  # a stranger fills the account-wide counter
+        api.post("/api/v1/auth/login", {"email": member.email, "password": "a stranger's guess"},
+                 content_type="application/json", REMOTE_ADDR=ip)
+    stranger = browser()
+    refused = post(stranger, "/account/login/", {"email": member.email, "password": PASSWORD})
+    assert refused.status_code == 400 and "Too many attempts." in text(refused)
+    log_in(client, member.email)  # the owner's browser still gets in
