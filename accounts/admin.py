@@ -127,7 +127,8 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("date_joined", "last_login", "hash_status", "recent_login_attempts")
     fieldsets = (
         (None, {"fields": ("email", "password", "hash_status")}),
-        ("Status", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Status", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Permissions", {"classes": ("collapse",), "fields": ("groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
         ("Recent login attempts", {"fields": ("recent_login_attempts",)}),
     )
