@@ -78,6 +78,16 @@ def test_staff_find_a_user_revoke_their_sessions_and_filter_by_hash_status(live_
         assert emails == ["legacy@example.com"]
         assert page.locator("#result_list tbody td.field-hash_status").inner_text() == "weak: pbkdf2_sha256 iterations=1000"
         shots.take(page, "users-hash-status-weak")
+        page.locator("#result_list tbody input.action-select").check()
+        page.locator("select[name=action]").select_option("wrap_weak_hashes")
+        page.get_by_role("button", name="Go").click()
+        expect(page.locator("ul.messagelist")).to_contain_text("1 weak hash(es) to wrap")
+        page.locator("ul.messagelist a").click()
+        page.wait_for_url("**/admin/accounts/job/*/change/")
+        assert "wrap" in page.locator("#content").inner_text()
+        page.goto(f"{base}/admin/accounts/job/")
+        assert page.locator("#result_list tbody tr").count() == 1
+        shots.take(page, "jobs")
 
         member = User.objects.get(email="member@example.com")
         page.goto(f"{base}/admin/accounts/user/{member.pk}/change/")

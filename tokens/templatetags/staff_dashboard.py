@@ -7,7 +7,7 @@ from datetime import timedelta
 from django import template
 from django.utils import timezone
 
-from accounts import attempts, inventory, jobs, lockouts
+from accounts import attempts, inventory, jobs, lockouts, passwords
 from accounts.job_models import Job
 from tokens.models import Session
 
@@ -19,7 +19,8 @@ def staff_dashboard() -> dict[str, object]:
     now = timezone.now()
     by_status = inventory.users_by_hash_status()
     return {
-        "users_by_hash_status": [(status, status.replace("_", " "), count) for status, count in sorted(by_status.items())],
+        "users_by_hash_status": [(status, status.replace("_", " "), by_status.get(status, 0))
+                                 for status in passwords.HASH_STATUSES],
         "users_total": sum(by_status.values()),
         "active_sessions": Session.objects.filter(revoked_at__isnull=True, expires_at__gt=now).count(),
         "last_hour": attempts.failures_since(now - timedelta(hours=1)),
