@@ -97,6 +97,13 @@ def _date(data: dict[str, Any]) -> str | None:
         raise ValueError("date_joined must be an ISO 8601 date-time")
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=dt_timezone.utc)
+    # Dates at the ends of the calendar are stored but cannot be read back once shifted to UTC.
+    try:
+        parsed = parsed.astimezone(dt_timezone.utc)
+    except OverflowError:
+        raise ValueError("date_joined out of range") from None
+    if not 1900 <= parsed.year <= 9998:
+        raise ValueError("date_joined out of range")
     return parsed.isoformat()
 
 

@@ -55,6 +55,12 @@ def test_every_rejection_is_reported_with_line_email_and_reason(tmp_path: Path) 
         "x" * (importing.MAX_LINE_BYTES + 10),                                       # 15
         {"email": "j@example.com", "password_hash": MD5(PASSWORDS[2]), "is_active": False,
          "date_joined": "2019-05-06T07:08:09+02:00"},                                # 16 ok
+        {"email": "k@example.com", "password_hash": MD5("x"),
+         "date_joined": "9999-12-31T23:59:59-05:00"},                                # 17
+        {"email": "l@example.com", "password_hash": MD5("x"),
+         "date_joined": "0001-01-01T00:00:00+05:00"},                                # 18
+        {"email": "m@example.com", "password_hash": MD5("x"),
+         "date_joined": "1899-12-31T23:59:59+00:00"},                                # 19
     ]
     output, report = run(write(tmp_path / "users.jsonl", lines))
     reasons = {int(row["line"]): (row["email"], row["reason"]) for row in report}
@@ -71,8 +77,11 @@ def test_every_rejection_is_reported_with_line_email_and_reason(tmp_path: Path) 
     assert reasons[13] == ("i@example.com", "date_joined must be an ISO 8601 date-time")
     assert reasons[14] == ("", "not UTF-8")
     assert reasons[15][1].startswith("line longer than")
-    assert set(reasons) == {2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15}
-    assert "lines 16: created 2, updated 0, skipped 0 (existing), rejected 13" in output
+    assert reasons[17] == ("k@example.com", "date_joined out of range")
+    assert reasons[18] == ("l@example.com", "date_joined out of range")
+    assert reasons[19] == ("m@example.com", "date_joined out of range")
+    assert set(reasons) == {2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 17, 18, 19}
+    assert "lines 19: created 2, updated 0, skipped 0 (existing), rejected 16" in output
     alice = User.objects.get(email="alice@example.com")
     assert passwords.verify(PASSWORDS[0], alice.password).valid
     j = User.objects.get(email="j@example.com")
