@@ -43,7 +43,7 @@ class EmailBackend(ModelBackend):
             attempt = services.login_attempt(username, password, ip, known)
             user = services.authenticate(attempt, password)
             if request is not None:
-                setattr(request, CLIENT_TOKEN, attempt.client_token())  # accounts.middleware sets the cookie
+                setattr(request, CLIENT_TOKEN, attempt.client_token(user))  # accounts.middleware sets the cookie
             return user
         except TooManyAttempts as exc:
             # The page says so (accounts.admin.LoginForm): the same words whether or not the

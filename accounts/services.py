@@ -31,23 +31,28 @@ class Attempt:
 
     email: str  # canonical form
     ip: str
-    # The client id of a valid known-client token for this account (accounts.known_clients).
-    known_client: str | None = None
+    # A validly signed known-client token for this account (accounts.known_clients); it makes
+    # the attempt a known client's only if it matches the account's current password.
+    claim: known_clients.Claim | None = None
 
-    @property
-    def limits(self) -> list[throttling.Limit]:
-        return throttling.limits_for(self.email, self.ip, self.known_client)
+    def known_client(self, user: User | None) -> str | None:
+        """The client id if the token was issued for `user`'s current password, else None."""
+        if self.claim is None or user is None or not self.claim.holds(user.password):
+            return None
+        return self.claim.client_id
 
-    @property
-    def cleared_on_success(self) -> list[str]:
+    def limits(self, known_client: str | None) -> list[throttling.Limit]:
+        return throttling.limits_for(self.email, self.ip, known_client)
+
+    def cleared_on_success(self, known_client: str | None) -> list[str]:
         """The counter a success resets: this client's own one."""
-        if self.known_client is not None:
-            return [throttling.known_client_key(self.known_client)]
+        if known_client is not None:
+            return [throttling.known_client_key(known_client)]
         return [throttling.account_ip_key(self.email, self.ip)]
 
-    def client_token(self) -> str:
-        """The known-client token to hand back after a successful login (same client id)."""
-        return known_clients.issue(self.email, self.known_client)
+    def client_token(self, user: User) -> str:
+        """The known-client token to hand back after `user` logged in (same client id)."""
+        return known_clients.issue(self.email, user.password, self.claim.client_id if self.claim else None)
 
 
 def check_password_length(password: str, field: str = "password") -> None:
@@ -98,7 +103,7 @@ def login_attempt(raw_email: str, password: str, ip: str, client_token: object =
     email = canonical_email(raw_email)
     if len(email) > settings.EMAIL_MAX_LENGTH:
         raise ValidationFailed("Invalid input.", {"email": [f"Must be at most {settings.EMAIL_MAX_LENGTH} characters."]})
-    return Attempt(email=email, ip=ip, known_client=known_clients.client_id(client_token, email))
+    return Attempt(email=email, ip=ip, claim=known_clients.claim(client_token, email))
 
 
 def _find_user(email: str) -> User | None:
@@ -118,12 +123,18 @@ class _Seen:
 
 def _authenticate(attempt: Attempt, password: str, seen: _Seen) -> twins.Core[User]:
     """The one core of `authenticate` / `aauthenticate` (see authsite.kit.twins)."""
-    limits = attempt.limits
+    found = attempt.claim is not None
+    if found:
+        # A token counts only for the password it was issued for: the row is needed first.
+        user = yield twins.Io(_find_user, _afind_user, (attempt.email,))
+    known = attempt.known_client(user) if found else None
+    limits = attempt.limits(known)
     # Counted before hashing, atomically: a burst of parallel guesses cannot overshoot a limit.
     filled = yield twins.Io(throttling.acquire, throttling.aacquire, (limits,))
     hashed = False
     try:
-        user = yield twins.Io(_find_user, _afind_user, (attempt.email,))
+        if not found:
+            user = yield twins.Io(_find_user, _afind_user, (attempt.email,))
         if user is None:
             yield twins.Io(passwords.dummy_verify_in_pool, passwords.adummy_verify, (password,))
             ok = False
@@ -143,7 +154,7 @@ def _authenticate(attempt: Attempt, password: str, seen: _Seen) -> twins.Core[Us
     if not ok or user is None:
         throttling.report_lockouts(filled)
         raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
-    yield twins.Io(throttling.release, throttling.arelease, (limits, attempt.cleared_on_success))
+    yield twins.Io(throttling.release, throttling.arelease, (limits, attempt.cleared_on_success(known)))
     return user
 
 

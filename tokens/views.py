@@ -27,7 +27,7 @@ async def login(request: HttpRequest) -> HttpResponse:
     attempt = accounts.login_attempt(email, password, client_ip(request), client_token)
     user = await accounts.aauthenticate(attempt, password)
     pair = await services.aissue_pair(user, attempt.ip, _user_agent(request))
-    body = {**pair.as_dict(), "client_token": attempt.client_token()}
+    body = {**pair.as_dict(), "client_token": attempt.client_token(user)}
     return json_response(body, headers={"Cache-Control": "no-store"})
 
 
