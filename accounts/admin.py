@@ -156,31 +156,31 @@ class UserAdmin(DjangoUserAdmin):
                            '</tr></thead><tbody>{}</tbody></table><p><a href="{}">All attempts of this account</a></p>',
                            body, link)
 
-    @admin.action(description="Deactivate selected users and end their sessions")
+    @admin.action(description="Deactivate selected users and end their sessions", permissions=["change"])
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self.message_user(request, f"Deactivated {staff.deactivate(queryset)} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Reactivate selected users")
+    @admin.action(description="Reactivate selected users", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         self.message_user(request, f"Reactivated {staff.reactivate(queryset)} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Revoke all sessions of selected users")
+    @admin.action(description="Revoke all sessions of selected users", permissions=["change"])
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         count = staff.revoke_sessions(queryset.values_list("pk", flat=True))
         self.message_user(request, f"Ended every session of {count} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Force a password reset (unusable password, end sessions)")
+    @admin.action(description="Force a password reset (unusable password, end sessions)", permissions=["change"])
     def force_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         count = staff.force_password_reset(queryset)
         self.message_user(request, f"{count} user(s) must set a new password; their sessions ended.",
                           messages.SUCCESS)
 
-    @admin.action(description="Unlock: clear failed-login counters of selected users")
+    @admin.action(description="Unlock: clear failed-login counters of selected users", permissions=["change"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         count = staff.unlock(queryset)
         self.message_user(request, f"Cleared {count} failed-login counter(s).", messages.SUCCESS)
 
-    @admin.action(description="Enqueue a wrap job for the weak hashes of selected users")
+    @admin.action(description="Enqueue a wrap job for the weak hashes of selected users", permissions=["change"])
     def wrap_weak_hashes(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         job = wrapping.start_for(queryset.values_list("pk", flat=True), str(request.user))
         link = reverse("admin:accounts_job_change", args=[job.pk])
@@ -251,7 +251,7 @@ class LockoutAdmin(admin.ModelAdmin):
     def active(self, row: ThrottleCounter) -> bool:
         return row.expires_at > timezone.now()
 
-    @admin.action(description="Unlock (delete the selected counters)")
+    @admin.action(description="Unlock (delete the selected counters)", permissions=["delete"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[ThrottleCounter]) -> None:
         deleted = lockouts.unlock(list(queryset.values_list("key", flat=True)))
         self.message_user(request, f"Removed {deleted} counter(s).", messages.SUCCESS)

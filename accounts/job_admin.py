@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -34,7 +35,12 @@ class JobAdmin(admin.ModelAdmin):
     def progress_bar(self, job: Job) -> str:
         return f"{100 * job.progress:.1f} %"
 
-    @admin.action(description="Cancel the selected jobs (batches not started yet will not run)")
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        # The page itself is read-only (no change permission), so cancelling has its own check.
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
+
+    @admin.action(description="Cancel the selected jobs (batches not started yet will not run)",
+                  permissions=["cancel"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         count = jobs.cancel(queryset.values_list("pk", flat=True))
         self.message_user(request, f"Cancelled {count} job(s).", messages.SUCCESS)

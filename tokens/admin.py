@@ -4,6 +4,7 @@ page, and the dashboard on the admin index (tokens is the floor that sees both a
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -77,7 +78,7 @@ class SessionAdmin(admin.ModelAdmin):
     def state(self, session: Session) -> str:
         return session_state(session)
 
-    @admin.action(description="Revoke selected sessions")
+    @admin.action(description="Revoke selected sessions", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
         count = 0
         for session in queryset.filter(revoked_at__isnull=True):
@@ -115,7 +116,11 @@ class SigningKeyAdmin(admin.ModelAdmin):
     def state(self, row: SigningKey) -> str:
         return key_state(row)
 
-    @admin.action(description="Rotate now: retire the active key and create a new one")
+    def has_rotate_permission(self, request: HttpRequest) -> bool:
+        # Adding keys by hand is off (has_add_permission), so rotating has its own check.
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
+
+    @admin.action(description="Rotate now: retire the active key and create a new one", permissions=["rotate"])
     def rotate(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
         row = keys.rotate_signing_key()
         self.message_user(request, f"New active key {row.kid}; earlier tokens stay valid.", messages.SUCCESS)

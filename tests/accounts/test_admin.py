@@ -10,8 +10,9 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from accounts.job_models import Job
 from accounts.models import ThrottleCounter, User
-from tests.support.admin import PASSWORD, action, authenticates, staff  # noqa: F401
+from tests.support.admin import PASSWORD, action, authenticates, staff, try_action, viewer  # noqa: F401
 from tests.support.argon2_spy import Argon2Spy, argon2_spy  # noqa: F401
 from tests.support.tokens import issue_pair
 
@@ -290,3 +291,17 @@ def test_wrap_action_enqueues_a_job_for_the_weak_hashes_of_the_selection(staff: 
     from accounts import jobs
     Job.objects.filter(pk=job.pk).update(state=Job.State.RUNNING)
     assert jobs.unfinished(Job.Kind.WRAP) is None
+
+
+
+def test_staff_who_may_only_view_cannot_run_user_or_lockout_actions(viewer: Client) -> None:
+    boss = User.objects.create_superuser("boss@example.com", PASSWORD)
+    counter = ThrottleCounter.objects.create(key="authsite:t:a:x", count=9,
+                                             expires_at=timezone.now() + timedelta(minutes=5))
+    for name in ("deactivate", "reactivate", "revoke_sessions", "force_password_reset", "unlock", "wrap_weak_hashes"):
+        try_action(viewer, "/admin/accounts/user/", name, [boss.pk])
+    try_action(viewer, "/admin/accounts/throttlecounter/", "unlock", [counter.pk])
+    boss.refresh_from_db()
+    assert boss.is_active and boss.has_usable_password()
+    assert ThrottleCounter.objects.filter(pk=counter.pk).exists()
+    assert not Job.objects.exists()

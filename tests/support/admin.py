@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import User
@@ -35,3 +36,19 @@ def authenticates(token: str) -> bool:
     except InvalidToken:
         return False
     return True
+
+
+@pytest.fixture
+def viewer(client: Client) -> Client:
+    """The test client, logged in as staff allowed to view (never change) every model."""
+    user = User.objects.create_user("viewer@example.com", PASSWORD, is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__startswith="view_"))
+    client.force_login(user)
+    return client
+
+
+def try_action(client: Client, path: str, name: str, ids: list[object]) -> None:
+    """Post the admin action `name` as a client that may not run it: refused, never run."""
+    response = client.post(path, {"action": name, "_selected_action": [str(i) for i in ids]}, secure=True)
+    assert response.status_code in (200, 302, 403), response.content[:300]
+    assert f'value="{name}"' not in client.get(path, secure=True).content.decode()

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from tests.support.admin import PASSWORD, action, authenticates, staff  # noqa: F401
+from tests.support.admin import PASSWORD, action, authenticates, staff, try_action, viewer  # noqa: F401
 from tokens import keys
 from tokens.models import Session, SigningKey
 from tests.support.tokens import issue_pair
@@ -115,3 +115,14 @@ def test_the_admin_index_shows_the_dashboard(staff: Client) -> None:
     assert context["last_hour"] == {"failed": 3, "throttled": 2, "locked_out": 1}
     assert context["last_day"]["failed"] == 3
     assert b"At a glance" in response.content and b"?hash_status=weak" in response.content
+
+
+def test_staff_who_may_only_view_cannot_revoke_sessions_or_rotate_keys(viewer: Client) -> None:
+    user = User.objects.create_user("member@example.com", PASSWORD)
+    pair = issue_pair(user)
+    key = SigningKey.objects.get(is_active=True)
+    try_action(viewer, "/admin/tokens/session/", "revoke", [Session.objects.get(user=user).pk])
+    try_action(viewer, "/admin/tokens/signingkey/", "rotate", [key.pk])
+    assert authenticates(pair.access_token)
+    assert Session.objects.get(user=user).revoked_at is None
+    assert list(SigningKey.objects.filter(is_active=True)) == [key]
