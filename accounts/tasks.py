@@ -39,6 +39,11 @@ def _run_bulk(task: Task, run: Callable[[int], bool], job_id: int, batch_id: int
         # Exponential backoff with jitter, capped: a database restart is waited out.
         delay = min(60, 2 ** task.request.retries) * (0.5 + random.random())
         raise task.retry(countdown=delay, exc=exc) from exc
+    except Exception as exc:
+        # Another try would fail the same way: fail the job so its followers stop. The type
+        # only: an error's text can quote row data (emails, hashes).
+        jobs.record_error(job_id, f"batch {batch_id}: {type(exc).__name__}")
+        raise
 
 
 @shared_task(name="accounts.tasks.wrap_batch", bind=True, max_retries=8)
