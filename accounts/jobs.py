@@ -107,9 +107,13 @@ def run_batch(batch_id: int, prepare: Callable[[JobBatch], T],
 
 
 def record_error(job_id: int, message: str) -> None:
-    """A batch gave up (after its retries): the job is failed until a rerun resumes it."""
-    Job.objects.filter(pk=job_id, state__in=Job.UNFINISHED).update(
-        state=Job.State.FAILED, last_error=message[:2000], finished_at=timezone.now())
+    """A batch gave up (after its retries): the job is failed until a rerun resumes it. An
+    import is never resumed (a rerun stages its file again): its staged lines, which hold
+    legacy hashes, are dropped."""
+    with transaction.atomic():
+        Job.objects.filter(pk=job_id, state__in=Job.UNFINISHED).update(
+            state=Job.State.FAILED, last_error=message[:2000], finished_at=timezone.now())
+        JobBatch.objects.filter(job_id=job_id, job__kind=Job.Kind.IMPORT, finished=False).update(lines="")
     logger.error("bulk job batch gave up", extra={"job_id": job_id, "error": message[:200]})
 
 
