@@ -213,7 +213,7 @@ def verify(password: str, encoded: str) -> Verification:
         # runtime with a full *hash* here; spend one verification instead.
         if info.status == hashformats.BEYOND_LIMITS:
             logger.warning("stored password hash beyond the cost limits; not computed",
-                           extra={"hash_kind": info.kind, "hash_params": info.params, "limit": info.reason})
+                           extra={"kind": info.kind, "params": info.params, "limit": info.reason})
         dummy_verify(password)
         return Verification(False)
     try:

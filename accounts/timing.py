@@ -51,7 +51,7 @@ def compute_floor() -> float:
             try:
                 _costs[label] = passwords.failure_seconds(*label)
             except Exception:  # noqa: BLE001 - an odd parameter set must not break logins
-                logger.warning("could not measure a hash kind's failure cost", extra={"hash_kind": label[0]})
+                logger.warning("could not measure a hash kind's failure cost", extra={"kind": label[0]})
     floor = max(_costs.get(label, 0.0) for label in present) * settings.LOGIN_FAILURE_FLOOR_MARGIN
     # Without an inventory yet (none taken, or the cache lost it), look again soon.
     refresh = settings.LOGIN_FAILURE_FLOOR_REFRESH_SECONDS if taken is not None else NO_INVENTORY_RETRY_SECONDS

@@ -27,6 +27,9 @@ _SECRET_TEXT = re.compile(
     r"|\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"  # bare bcrypt
     r"|\b(?:argon2|pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|bcrypt|scrypt|md5|sha1|unsalted_md5|unsalted_sha1)"
     r"\$[^\s\"']*\$[^\s\"']+"  # Django encoded hashes
+    r"|\bwrapped_[a-z0-9_]+\$[^\s\"']+"  # legacy digests wrapped in Argon2id
+    # A bare MD5 or SHA-1 hex digest standing alone (not part of a key, path or longer word).
+    r"|(?<![\w$:./-])(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![\w$/-])"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{16,}"  # an Authorization header value
     r"|\b[A-Za-z0-9_-]{43}\b(?=[\"'\s,}]|$)"  # a 32-byte urlsafe secret (our refresh tokens)
     r"|(?i:\"?(?:password|new_password|current_password|refresh_token|access_token)\"?\s*[:=]\s*)"

@@ -68,7 +68,7 @@ def test_a_stored_hash_beyond_the_limits_is_never_computed(caplog: pytest.LogCap
             assert not passwords.verify(PASSWORD, stored).valid
         assert passwords.verify(PASSWORD, bcrypt_hash).valid  # at the limit is fine
     record = next(r for r in caplog.records if "beyond the cost limits" in r.getMessage())
-    assert record.hash_kind == "pbkdf2_sha1" and "iterations" in record.limit  # type: ignore[attr-defined]
+    assert record.kind == "pbkdf2_sha1" and "iterations" in record.limit  # type: ignore[attr-defined]
     assert stored.rsplit("$", 1)[1] not in caplog.text and PASSWORD not in caplog.text
 
 

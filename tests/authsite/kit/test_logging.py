@@ -84,7 +84,7 @@ def test_secrets_are_redacted_wherever_they_appear(json_log: io.StringIO) -> Non
 
 
 def test_scrub_leaves_ordinary_text_alone() -> None:
-    text = "login failed for user 42 from 127.0.0.1 (request 0123456789abcdef0123456789abcdef)"
+    text = "login failed for user 42 from 127.0.0.1 (request 0123456789abcdef01234567)"
     assert scrub(text) == text
 
 
@@ -157,3 +157,40 @@ def test_served_process_writes_only_json_lines(tmp_path) -> None:  # type: ignor
     assert any(rec.get("request_id") == "served-1" for rec in records), text
     from_django = [rec for rec in records if rec["logger"] == "django.request"]
     assert [rec["level"] for rec in from_django] == ["ERROR"], text  # the 503, not the 404
+
+
+def _hash_forms() -> Iterator[Any]:
+    from accounts import passwords
+    from tests.support.legacy import FORMATS
+
+    for name, (make, _status) in FORMATS.items():
+        raw = make(PASSWORD)
+        stored = passwords.importable(raw)
+        yield pytest.param(raw, id=f"{name}-as-imported")
+        if stored != raw:
+            yield pytest.param(stored, id=f"{name}-as-stored")
+        wrapped = passwords.wrap(stored)
+        if wrapped is not None:
+            yield pytest.param(wrapped, id=f"{name}-wrapped")
+
+
+@pytest.mark.parametrize("encoded", list(_hash_forms()))
+def test_scrub_redacts_every_hash_form_the_service_accepts_or_stores(encoded: str) -> None:
+    digest = encoded.rsplit("$", 1)[-1]
+    for text in (f"hash {encoded} here", f'{{"value": "{encoded}"}}', encoded):
+        scrubbed = scrub(text)
+        assert digest not in scrubbed and "[redacted]" in scrubbed, scrubbed
+
+
+def test_the_beyond_limits_warning_keeps_kind_and_parameters(json_log: io.StringIO) -> None:
+    from django.test import override_settings
+
+    from accounts import passwords
+    from tests.support.legacy import FORMATS
+
+    stored = passwords.importable(FORMATS["django_pbkdf2_sha1"][0](PASSWORD))
+    with override_settings(PASSWORD_LIMIT_PBKDF2_ITERATIONS=999):
+        assert not passwords.verify(PASSWORD, stored).valid
+    entry = next(json.loads(line) for line in json_log.getvalue().splitlines() if "beyond the cost limits" in line)
+    assert entry["kind"] == "pbkdf2_sha1" and entry["params"] == "iterations=1000"
+    assert stored.rsplit("$", 1)[1] not in json_log.getvalue()
