@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from accounts import profiles
 from accounts.models import User
 from accounts.signals import credentials_changed, users_bulk_updated
+
+
+def _forget(user_id: int) -> None:
+    """Drop the cached profile now and again at commit: until then another connection still
+    reads the old row, and a /me in between would cache it again."""
+    profiles.forget(user_id)
+    transaction.on_commit(lambda: profiles.forget(user_id))
 
 
 @receiver(pre_save, sender=User)
@@ -31,7 +39,7 @@ def _remember_previous(sender: type[User], instance: User, **kwargs: Any) -> Non
 @receiver(post_save, sender=User)
 def _announce_changes(sender: type[User], instance: User, created: bool, **kwargs: Any) -> None:
     if not created:
-        profiles.forget(instance.pk)
+        _forget(instance.pk)
     previous = getattr(instance, "_authsite_previous", None)
     if created or previous is None:
         return
@@ -44,7 +52,7 @@ def _announce_changes(sender: type[User], instance: User, created: bool, **kwarg
 
 @receiver(pre_delete, sender=User)
 def _announce_deletion(sender: type[User], instance: User, **kwargs: Any) -> None:
-    profiles.forget(instance.pk)
+    _forget(instance.pk)
     credentials_changed.send(sender=User, user_id=instance.pk, reason="deleted")
 
 
@@ -54,7 +62,7 @@ def _announce_bulk_update(sender: object, user_ids: list[int], deactivated: set[
     """The same consequences as saving each user (a bulk password write is a password change
     for every row it touched)."""
     for user_id in user_ids:
-        profiles.forget(user_id)
+        _forget(user_id)
         if user_id in deactivated:
             credentials_changed.send(sender=User, user_id=user_id, reason="deactivated")
         elif password_set:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from asgiref.sync import async_to_sync
+from django.db import connection, transaction
 from django.test import Client
 
 from accounts import profiles
@@ -78,3 +81,25 @@ def test_bulk_update_of_other_fields_keeps_sessions(user: User) -> None:
     User.objects.filter(pk=user.pk).update(is_staff=True)
     claims = async_to_sync(services.aauthenticate_access)(pair.access_token)
     assert claims.user_id == user.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_profile_cached_while_a_change_commits_is_dropped_at_commit() -> None:
+    user = User.objects.create_user("racing@example.com", PASSWORD)
+
+    seen: list[object] = []
+
+    def concurrent_me() -> None:  # another connection: it sees the committed, old row
+        try:
+            seen.append(async_to_sync(profiles.aget_profile)(user.pk)["is_staff"])
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        user.is_staff = True
+        user.save()
+        reader = threading.Thread(target=concurrent_me)
+        reader.start()
+        reader.join()
+    assert seen == [False]
+    assert async_to_sync(profiles.aget_profile)(user.pk)["is_staff"] is True
