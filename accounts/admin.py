@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 
 from accounts import hashformats, inventory, lockouts, passwords, staff, wrapping
+from accounts import job_admin  # noqa: F401  (registers the bulk jobs page)
 from accounts.backends import LOCKED_FOR
 from accounts.emails import clean_email
 from accounts.models import LoginAttempt, ThrottleCounter, User
@@ -256,5 +257,3 @@ class LockoutAdmin(admin.ModelAdmin):
         deleted = lockouts.unlock(list(queryset.values_list("key", flat=True)))
         self.message_user(request, f"Removed {deleted} counter(s).", messages.SUCCESS)
 
-
-from accounts import job_admin  # noqa: E402,F401  (registers the bulk jobs page)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from accounts import hashformats, passwords
+from accounts import hashformats, jobs, passwords
 from accounts.metrics import USERS_BY_HASH_STATUS
 from accounts.models import User
 
@@ -106,8 +106,6 @@ def refresh_users_gauge() -> dict[str, int]:
 
 
 def _refresh_in_background() -> None:
-    from accounts import jobs  # jobs reports through this module's gauge refresh
-
     try:
         refresh_users_gauge()
         jobs.report_progress()

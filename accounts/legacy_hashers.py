@@ -17,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import secrets
-import time
 from collections.abc import Callable
 
 import argon2
@@ -25,7 +24,6 @@ import bcrypt
 from django.conf import settings
 from django.contrib.auth.hashers import (
     BasePasswordHasher,
-    identify_hasher,
     BCryptPasswordHasher,
     BCryptSHA256PasswordHasher,
     ScryptPasswordHasher,
@@ -235,28 +233,3 @@ def sample_hash(kind: str, params: str) -> str:
         wrapper = next(cls for cls in WrappedHasher.__subclasses__() if cls.legacy == legacy)
         return wrapper().wrap(info, costs)
     raise ValueError(f"no sample for kind {kind!r}")
-
-
-def _check_seconds(encoded: str, wrong: str) -> float:
-    # Argon2 through argon2-cffi itself: the same work as the registered hasher's verify.
-    started = time.perf_counter()
-    if encoded.startswith("argon2$"):
-        try:
-            argon2.PasswordHasher().verify(encoded.removeprefix("argon2"), wrong)
-        except argon2.exceptions.VerificationError:
-            pass
-    else:
-        identify_hasher(encoded).verify(wrong, encoded)
-    return time.perf_counter() - started
-
-
-def failure_seconds(kind: str, params: str, current: bool) -> float:
-    """What failing against a hash of this kind and parameter set costs on this machine:
-    its own verification, plus a current-parameter Argon2 one unless it is `current` (as
-    accounts.passwords.verify does). The larger of two measurements."""
-    wrong = secrets.token_urlsafe(16)
-    sample = sample_hash(kind, params)
-    dummy = sample_hash("argon2id", f"m={settings.ARGON2_MEMORY_COST},t={settings.ARGON2_TIME_COST},"
-                                    f"p={settings.ARGON2_PARALLELISM}")
-    runs = [_check_seconds(sample, wrong) + (0.0 if current else _check_seconds(dummy, wrong)) for _ in range(2)]
-    return max(runs)

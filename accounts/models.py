@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts import passwords
 from accounts.emails import canonical_email
+from accounts.job_models import Job, JobBatch  # noqa: F401  (models of this app, registered with it)
 from accounts.signals import users_bulk_updated
 
 # Fields whose change must reach the profile cache (and, for is_active and password, end sessions).
@@ -166,6 +167,3 @@ class LoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} {self.outcome} at {self.at:%Y-%m-%d %H:%M:%S}"
-
-
-from accounts.job_models import Job, JobBatch  # noqa: E402,F401  (models of this app)

@@ -1,7 +1,8 @@
 """ASGI entry point: `uvicorn authsite.asgi:application`.
 
 Wraps Django with a body-size guard: API requests whose body exceeds API_MAX_BODY_BYTES are
-answered 413 before Django reads or parses anything (declared Content-Length or chunked).
+answered 413 before Django reads or parses anything (declared Content-Length or chunked), and
+answers the ASGI lifespan: at startup each server process starts its revocation watcher.
 """
 
 from __future__ import annotations
@@ -12,18 +13,33 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.asgi import get_asgi_application
+from django.utils.module_loading import import_string
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authsite.settings")
 django_application = get_asgi_application()
+# Looked up by name once the apps are loaded; only a serving process calls it (never a
+# management command or a Celery worker, which do not load this module's lifespan).
+start_revocation_watcher = import_string("tokens.revocation.start_watcher")
 
-from tokens import revocation  # noqa: E402  (needs the apps loaded)
 
-# Each server process reads Redis's eviction policy now, then keeps its revocation view in
-# step with the database (tokens.revocation).
-revocation.start_watcher()
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            # Reads Redis's eviction policy, then keeps this process's revocation view in step
+            # with the database (tokens.revocation).
+            try:
+                start_revocation_watcher()
+            except Exception as exc:  # noqa: BLE001 - the server must hear why it cannot start
+                await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 async def _refuse(send: Any, limit: int) -> None:
@@ -36,6 +52,9 @@ async def _refuse(send: Any, limit: int) -> None:
 
 
 async def application(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
     if scope["type"] != "http" or not scope["path"].startswith(settings.API_PATH_PREFIXES):
         await django_application(scope, receive, send)
         return

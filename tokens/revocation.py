@@ -85,11 +85,6 @@ def _note_known(seq: int) -> None:
             _state["known"] = seq
 
 
-def known_sequence() -> int:
-    """The highest revocation sequence number this process knows to be committed."""
-    return _state["known"]
-
-
 def _marker_value(raw: bytes | None) -> int | None:
     if raw is None:
         return None

@@ -90,10 +90,6 @@ def note_policy(memory_info: dict[str, Any]) -> bool:
     return evicting
 
 
-def is_evicting() -> bool:
-    return _state.evicting
-
-
 def check_policy() -> bool | None:
     """Read Redis's eviction policy now (sync); None when Redis is unset or unreachable."""
     if not enabled():

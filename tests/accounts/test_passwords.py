@@ -155,7 +155,7 @@ def test_the_process_pool_follows_the_settings() -> None:
 def test_ahash_makes_a_current_hash_on_a_pool_thread(hash_spy: HashSpy) -> None:
     encoded = asyncio.run(passwords.ahash(PASSWORD))
     assert encoded.startswith("argon2$argon2id$")
-    assert passwords.is_current(encoded)
+    assert passwords.hash_status(encoded) == "current"
     assert len(hash_spy.encodes) == 1
     assert hash_spy.encodes[0].startswith("argon2")
 
@@ -180,7 +180,7 @@ def test_averify_of_an_outdated_hash_offers_the_current_one(make_old) -> None:  
     old = make_old()
     result = asyncio.run(passwords.averify(PASSWORD, old))
     assert result.valid
-    assert result.upgraded_hash is not None and passwords.is_current(result.upgraded_hash)
+    assert result.upgraded_hash is not None and passwords.hash_status(result.upgraded_hash) == "current"
     assert asyncio.run(passwords.averify(PASSWORD, result.upgraded_hash)) == passwords.Verification(True, None)
     failed = asyncio.run(passwords.averify("wrong wrong wrong", old))
     assert failed == passwords.Verification(False, None)
@@ -213,7 +213,7 @@ def test_the_dummy_hash_follows_the_argon2_settings(hash_spy: HashSpy) -> None:
         asyncio.run(passwords.adummy_verify(PASSWORD))  # makes the dummy hash
         asyncio.run(passwords.adummy_verify(PASSWORD))  # verifies against it
         encoded = hash_spy.verifies[-1][0]
-        assert "m=8192,t=1" in encoded and passwords.is_current(encoded)
+        assert "m=8192,t=1" in encoded and passwords.hash_status(encoded) == "current"
 
 
 def test_async_api_refuses_at_once_when_the_pool_is_full(hash_spy: HashSpy) -> None:
@@ -230,28 +230,28 @@ def test_async_api_refuses_at_once_when_the_pool_is_full(hash_spy: HashSpy) -> N
     assert hash_spy.total == 0
 
 
-# --- is_current ---
+# --- hash_status: current ---
 
 def test_only_hashes_at_the_current_argon2id_parameters_are_current() -> None:
-    assert passwords.is_current(passwords.hash_password(PASSWORD))
-    assert not passwords.is_current(argon2_hash(PASSWORD, time_cost=1, memory_cost=settings.ARGON2_MEMORY_COST))
-    assert not passwords.is_current(argon2_hash(PASSWORD, time_cost=settings.ARGON2_TIME_COST, memory_cost=8192))
-    assert not passwords.is_current(argon2_hash(PASSWORD, time_cost=settings.ARGON2_TIME_COST,
-                                                memory_cost=settings.ARGON2_MEMORY_COST, parallelism=2))
-    assert not passwords.is_current(pbkdf2_hash(PASSWORD))
+    assert passwords.hash_status(passwords.hash_password(PASSWORD)) == "current"
+    assert passwords.hash_status(argon2_hash(PASSWORD, time_cost=1, memory_cost=settings.ARGON2_MEMORY_COST)) != "current"
+    assert passwords.hash_status(argon2_hash(PASSWORD, time_cost=settings.ARGON2_TIME_COST, memory_cost=8192)) != "current"
+    assert passwords.hash_status(argon2_hash(PASSWORD, time_cost=settings.ARGON2_TIME_COST,
+                                                memory_cost=settings.ARGON2_MEMORY_COST, parallelism=2)) != "current"
+    assert passwords.hash_status(pbkdf2_hash(PASSWORD)) != "current"
     for junk in ("", "!", "!abc", "argon2$nonsense", "argon2$argon2id$v=19$m=x,t=2,p=1$c2FsdA$aGFzaA",
                  "md5$$" + "0" * 32, "plain text"):
-        assert not passwords.is_current(junk)
+        assert passwords.hash_status(junk) != "current"
 
 
-def test_is_current_rejects_argon2i_at_the_current_costs() -> None:
+def test_argon2i_at_the_current_costs_is_not_current() -> None:
     import argon2
 
     raw = argon2.PasswordHasher(time_cost=settings.ARGON2_TIME_COST, memory_cost=settings.ARGON2_MEMORY_COST,
                                 parallelism=settings.ARGON2_PARALLELISM, type=argon2.Type.I).hash(PASSWORD)
-    assert not passwords.is_current("argon2" + raw)
+    assert passwords.hash_status("argon2" + raw) != "current"
     result = passwords.verify(PASSWORD, "argon2" + raw)
-    assert result.valid and result.upgraded_hash and passwords.is_current(result.upgraded_hash)
+    assert result.valid and result.upgraded_hash and passwords.hash_status(result.upgraded_hash) == "current"
 
 
 def test_the_first_dummy_verification_costs_one_argon2_operation_too(hash_spy: HashSpy) -> None:

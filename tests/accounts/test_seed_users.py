@@ -29,7 +29,7 @@ def test_seeds_users_hashing_once_and_is_idempotent(monkeypatch: pytest.MonkeyPa
     users = User.objects.filter(email__startswith="seed-")
     assert users.count() == 25
     assert users.values("password").distinct().count() == 1
-    assert passwords.is_current(users.first().password)  # type: ignore[union-attr]
+    assert passwords.hash_status(users.first().password) == "current"  # type: ignore[union-attr]
     assert "5 users created" in seed("--count", "30", "--prefix", "Seed-", "--password", "seeded-password-123")
     assert "0 users created" in seed("--count", "30", "--prefix", "Seed-", "--password", "seeded-password-123")
     assert users.count() == 30  # no duplicates

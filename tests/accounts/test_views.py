@@ -44,7 +44,7 @@ def test_signup_creates_an_account_with_the_current_argon2id_hash(api: Client, h
     datetime.fromisoformat(body["date_joined"])
     stored = User.objects.get(pk=body["id"])
     assert stored.email == "bob@example.com"
-    assert passwords.is_current(stored.password)
+    assert passwords.hash_status(stored.password) == "current"
     assert stored.check_password(PASSWORD)
     # Hashed once, on a hashing-pool thread, never on the thread running the event loop.
     assert len(hash_spy.encodes) == 1
@@ -224,7 +224,7 @@ def test_password_change_stores_the_new_hash_and_ends_every_session(api: Client,
     second = login(api, user.email)
     assert_no_content(change(api, first["access_token"], PASSWORD, OTHER_PASSWORD))
     user.refresh_from_db()
-    assert passwords.is_current(user.password)
+    assert passwords.hash_status(user.password) == "current"
     assert user.check_password(OTHER_PASSWORD)
     for pair in (first, second):
         assert_invalid_token(get(api, ME, pair["access_token"]))

@@ -110,7 +110,7 @@ def test_imported_users_of_every_format_log_in_over_http(cheap: dict[str, str], 
                 assert login_status(server, email, password + " ") == 401, (name, password)
             assert login_status(server, email, password) == 200, (name, password)
     # Each login replaced the legacy hash with a current Argon2id one.
-    assert all(passwords.is_current(encoded) for encoded in User.objects.values_list("password", flat=True))
+    assert all(passwords.hash_status(encoded) == "current" for encoded in User.objects.values_list("password", flat=True))
 
 
 def test_wrap_leaves_no_weak_hash_and_logins_replace_wrapped_hashes(cheap: dict[str, str], live_server_factory,  # type: ignore[no-untyped-def]

@@ -120,7 +120,7 @@ class HashSpy:
     @property
     def current_verifies(self) -> int:
         """Verifications against a hash at the current Argon2id parameters."""
-        return sum(1 for encoded, _ in self.verifies if passwords.is_current(encoded))
+        return sum(1 for encoded, _ in self.verifies if passwords.hash_status(encoded) == "current")
 
     @property
     def total(self) -> int:

@@ -72,6 +72,6 @@ def test_an_upgraded_hash_saved_by_check_password_ends_no_session(api: Client, u
     # password, so the sessions live on.
     assert user.check_password(PASSWORD)
     user.refresh_from_db()
-    assert passwords.is_current(user.password)
+    assert passwords.hash_status(user.password) == "current"
     assert get(api, ME, pair["access_token"]).status_code == 200
     assert Session.objects.get(user=user).revoked_at is None

@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.test import Client
+from django.test import Client, override_settings
 
+from accounts import passwords
 from authsite.kit.logging import JsonFormatter, RequestIdFilter, scrub
 from authsite.kit.middleware import request_id
+from tests.support.legacy import FORMATS
 
 PASSWORD = "correct horse battery staple"
 
@@ -160,9 +162,6 @@ def test_served_process_writes_only_json_lines(tmp_path) -> None:  # type: ignor
 
 
 def _hash_forms() -> Iterator[Any]:
-    from accounts import passwords
-    from tests.support.legacy import FORMATS
-
     for name, (make, _status) in FORMATS.items():
         raw = make(PASSWORD)
         stored = passwords.importable(raw)
@@ -183,11 +182,6 @@ def test_scrub_redacts_every_hash_form_the_service_accepts_or_stores(encoded: st
 
 
 def test_the_beyond_limits_warning_keeps_kind_and_parameters(json_log: io.StringIO) -> None:
-    from django.test import override_settings
-
-    from accounts import passwords
-    from tests.support.legacy import FORMATS
-
     stored = passwords.importable(FORMATS["django_pbkdf2_sha1"][0](PASSWORD))
     with override_settings(PASSWORD_LIMIT_PBKDF2_ITERATIONS=999):
         assert not passwords.verify(PASSWORD, stored).valid

@@ -1,0 +1,49 @@
+"""authsite/asgi.py: importing the application starts nothing; a serving process starts its
+revocation watcher at the ASGI lifespan startup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+IMPORT_ONLY = """
+import threading
+import authsite.asgi
+print(sorted(t.name for t in threading.enumerate()))
+"""
+
+LIFESPAN = """
+import asyncio, threading
+from authsite.asgi import application
+
+async def main():
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = []
+    async def receive():
+        return incoming.pop(0)
+    async def send(message):
+        sent.append(message["type"])
+    await application({"type": "lifespan"}, receive, send)
+    print(sent, sorted(t.name for t in threading.enumerate()))
+
+asyncio.run(main())
+"""
+
+
+def _run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_importing_the_application_starts_no_watcher() -> None:
+    assert "revocation-watcher" not in _run(IMPORT_ONLY)
+
+
+def test_the_lifespan_startup_starts_the_watcher() -> None:
+    out = _run(LIFESPAN)
+    assert "['lifespan.startup.complete', 'lifespan.shutdown.complete']" in out
+    assert "revocation-watcher" in out
