@@ -36,6 +36,9 @@ MAX_IMPORTED_LENGTH = 160
 _B64 = r"[A-Za-z0-9+/]+={0,2}"
 _BCRYPT = r"\$(2[aby])\$(\d\d)\$([./A-Za-z0-9]{22})([./A-Za-z0-9]{31})"
 _ARGON2_PARAMS = r"m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,4})"
+_BCRYPT_SETTING = re.compile(r"2[aby]\$\d\d\$[./A-Za-z0-9]{22}")
+# Argon2 versions 1.0 (16) and 1.3 (19); a PHC string without one is version 16.
+ARGON2_VERSIONS = ("16", "19")
 _PATTERNS = {
     "unsalted_md5": re.compile(r"(?:md5\$\$)?([0-9a-fA-F]{32})"),
     "unsalted_sha1": re.compile(r"(?:sha1\$\$)?([0-9a-fA-F]{40})"),
@@ -83,6 +86,9 @@ def _limit(name: str, value: int, limit: int, unit: str = "") -> str:
 
 
 def argon2_limits(m: int, t: int, p: int) -> str:
+    # Argon2 itself refuses these (no pass, no lane, under 8 KiB per lane): never verifiable.
+    if t < 1 or p < 1 or m < 8 * p:
+        return f"argon2 parameters m={m},t={t},p={p} cannot verify"
     # The configured hashing cost is always within the limits: the service makes such hashes.
     return (_limit("argon2 memory", m, max(settings.PASSWORD_LIMIT_ARGON2_MEMORY, settings.ARGON2_MEMORY_COST), " KiB")
             or _limit("argon2 time cost", t, max(settings.PASSWORD_LIMIT_ARGON2_TIME, settings.ARGON2_TIME_COST))
@@ -124,7 +130,9 @@ def _argon2(match: re.Match[str]) -> HashInfo:
     encoded = f"argon2${variant}${version_part}{params}${salt}${digest}"
     current = (variant == "argon2id" and version == "19" and int(m) == settings.ARGON2_MEMORY_COST
                and int(t) == settings.ARGON2_TIME_COST and int(p) == settings.ARGON2_PARALLELISM)
-    return _judged(variant, params, argon2_limits(int(m), int(t), int(p)), CURRENT if current else OUTDATED, encoded)
+    problem = (f"argon2 version {version} unknown" if version and version not in ARGON2_VERSIONS
+               else argon2_limits(int(m), int(t), int(p)))
+    return _judged(variant, params, problem, CURRENT if current else OUTDATED, encoded)
 
 
 def _bcrypt(match: re.Match[str]) -> HashInfo:
@@ -147,7 +155,10 @@ def _wrapped(match: re.Match[str]) -> HashInfo:
     if legacy.startswith("pbkdf2"):
         legacy_problem = pbkdf2_limits(int(fields[0])) if fields[0].isdigit() else "unknown hash format"
     elif legacy.startswith("bcrypt"):
-        legacy_problem = bcrypt_limits(int(fields[1])) if fields[1].isdigit() else "unknown hash format"
+        if not _BCRYPT_SETTING.fullmatch("$".join(fields)):
+            legacy_problem = "bcrypt salt or setting malformed (22 characters of ./A-Za-z0-9 expected)"
+        else:
+            legacy_problem = bcrypt_limits(int(fields[1]))
     legacy_params = ""
     if not legacy_problem and legacy.startswith("pbkdf2"):
         legacy_params = f"iterations={int(fields[0])},"

@@ -100,4 +100,10 @@ def hostile_hashes() -> dict[str, tuple[str, str]]:
         "bcrypt 31": ("$2b$31$" + "a" * 53, "bcrypt rounds"),
         "pbkdf2 2e9": (f"pbkdf2_sha256$2000000000$abc${salt}=", "pbkdf2 iterations"),
         "unknown": ("crypt$abc$def", "unknown hash format"),
+        # Parameters no Argon2 or bcrypt implementation can verify against.
+        "argon2 no passes": (f"$argon2id$v=19$m=1,t=0,p=0${salt}${salt}", "argon2 parameters m=1,t=0,p=0"),
+        "argon2 memory below 8p": (f"$argon2id$v=19$m=8,t=1,p=2${salt}${salt}", "argon2 parameters m=8,t=1,p=2"),
+        "argon2 version 99": (f"$argon2id$v=99$m=8192,t=1,p=1${salt}${salt}", "argon2 version 99"),
+        "wrapped argon2 no passes": (f"wrapped_md5$abc$m=19456,t=0,p=1${salt}${salt}", "argon2 parameters"),
+        "wrapped bcrypt salt": (f"wrapped_bcrypt$2b$04$not-a-salt$m=19456,t=2,p=1${salt}${salt}", "bcrypt salt"),
     }
