@@ -94,7 +94,9 @@ def apply(batch: JobBatch, plan: Plan) -> tuple[int, int, dict[str, Any]]:
         # this is not a credential change and no session ends.
         wrapped = models.QuerySet.update(User.objects.filter(unchanged), password=Case(
             *(When(pk=pk, then=Value(new)) for pk, _, new in writes), output_field=CharField()))
-    # Users deleted since the scan, or whose hash changed, count as done: nothing weak is left.
+    # Users deleted since the scan, or whose hash changed, count as done for this job: it leaves
+    # their new hash alone, which may be weak again (an import update); the inventory shows it
+    # and the next --wrap run wraps it.
     return len(batch.user_ids) - failed, failed, {"wrapped": wrapped}
 
 
