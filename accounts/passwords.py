@@ -259,6 +259,21 @@ def hash_status(encoded: str | None) -> str:
     return classify(encoded or "").status
 
 
+# An unusable password (Django's "!" prefix) that staff set to make the owner choose a new one.
+FORCED_RESET_PREFIX = "!reset-"
+
+
+def forced_reset_marker() -> str:
+    """An unusable password value that marks "staff forced a reset"."""
+    return FORCED_RESET_PREFIX + secrets.token_urlsafe(30)
+
+
+def can_be_reset(encoded: str) -> bool:
+    """Whether a reset mail may be sent for this stored value: a usable password, or the mark
+    of a forced reset (an account created without a password gets none)."""
+    return bool(encoded) and (is_password_usable(encoded) or encoded.startswith(FORCED_RESET_PREFIX))
+
+
 def hash_summary(encoded: str) -> str:
     """Kind, parameter set and status of `encoded` (never any secret part of the hash)."""
     info = classify(encoded)

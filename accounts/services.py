@@ -17,7 +17,7 @@ from django.db import IntegrityError
 
 from accounts import known_clients, metrics, passwords, throttling, timing
 from accounts.emails import canonical_email, clean_email
-from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials
+from accounts.exceptions import AccountUnavailable, EmailTaken, EmailUnverified, InvalidCredentials
 from authsite.kit.exceptions import ValidationFailed
 from accounts.models import User
 from authsite.kit import twins
@@ -86,9 +86,13 @@ async def asignup(raw_email: str, password: str, ip: str) -> User:
         raise EmailTaken()
     encoded = await passwords.ahash(password)
     try:
-        return await User.objects.acreate(email=email, password=encoded)
+        user = await User.objects.acreate(email=email, password=encoded)
     except IntegrityError as exc:  # lost a race with a concurrent signup
         raise EmailTaken() from exc
+    from accounts.verification import aqueue_after_signup  # verification imports this module
+
+    await aqueue_after_signup(user.pk)
+    return user
 
 
 def login_attempt(raw_email: str, password: str, ip: str, client_token: object = None) -> Attempt:
@@ -153,7 +157,11 @@ async def aauthenticate(attempt: Attempt, password: str) -> User:
     """
     # A full pool refuses before any I/O: under a flood the 503 must cost next to nothing.
     passwords.get_pool().ensure_room()
-    return await twins.arun(_authenticate(attempt, password))
+    user = await twins.arun(_authenticate(attempt, password))
+    # Only now, with the password verified: a guesser learns nothing from this answer.
+    if settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        raise EmailUnverified()
+    return user
 
 
 @timing.pad_failures

@@ -1,0 +1,103 @@
+"""Password reset: ask for a mailed link, then set a new password with its token.
+
+Asking looks the same whatever the address: one lookup, one queued task, the same answer, no
+hashing; the worker decides whether a mail goes out (accounts.mail). Confirming hashes the new
+password in the pool first, then in one transaction swaps the hash (only if it is still the one
+the token was made from) and announces credentials_changed, so the account's sessions end with
+the old password. Every other reset link of the account dies with that hash.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+
+from accounts import linktokens, mail, passwords, profiles, tasks, throttling
+from accounts.exceptions import InvalidLinkToken
+from accounts.models import User
+from accounts.services import check_email, check_password_rules
+from accounts.signals import credentials_changed
+
+
+def _queue_for(email: str) -> None:
+    user_id = User.objects.filter(email=email).values_list("pk", flat=True).first()
+    mail.queue(tasks.send_password_reset, user_id)
+
+
+def request_reset(raw_email: str, ip: str) -> None:
+    """Queue a reset mail for the account of `raw_email`, if there is one that may reset.
+
+    Raises ValidationFailed (malformed address), TooManyAttempts or MailUnavailable; otherwise
+    returns the same way whether or not the account exists.
+    """
+    email = check_email(raw_email)
+    throttling.acquire(mail.request_limits(email, ip))
+    _queue_for(email)
+
+
+async def arequest_reset(raw_email: str, ip: str) -> None:
+    email = check_email(raw_email)
+    await throttling.aacquire(mail.request_limits(email, ip))
+    await sync_to_async(_queue_for)(email)
+
+
+def _account_for(token: str, new_password: str) -> User:
+    """The active account the token was made for, with the new password checked; or an error."""
+    user = _token_owner(token)
+    if user is None:
+        raise InvalidLinkToken()
+    check_password_rules(new_password, user, "new_password")
+    passwords.get_pool().ensure_room()
+    return user
+
+
+def _token_owner(token: str) -> User | None:
+    parts = linktokens.password_reset.user_id_of(token)
+    user = User.objects.filter(pk=parts[0], is_active=True).first() if parts else None
+    return user if linktokens.password_reset.check_link_token(token, user) else None
+
+
+def link_is_valid(token: str) -> bool:
+    """Whether a reset link's token would be accepted now (pages check before asking for a password)."""
+    return _token_owner(token) is not None
+
+
+def _store(user: User, encoded: str) -> None:
+    with transaction.atomic():
+        # Compare-and-swap: a link whose password was changed meanwhile (another link used,
+        # a password change, an admin reset) must not overwrite it. Following a link mailed
+        # to the address also proves the address.
+        updated = (User.objects.filter(pk=user.pk, password=user.password, is_active=True)
+                   .update(password=encoded, email_verified=True))
+        if not updated:
+            raise InvalidLinkToken()
+        credentials_changed.send(sender=User, user_id=user.pk, reason="password_reset")
+        transaction.on_commit(lambda: profiles.forget(user.pk))
+    # The owner proved the address: failed guesses by others no longer lock them out.
+    throttling.unlock(user.email)
+
+
+def confirm_reset(token: str, new_password: str) -> None:
+    """Set the password of the token's account and end all its sessions.
+
+    Raises InvalidLinkToken, ValidationFailed (fields.new_password) or Overloaded.
+    """
+    user = _account_for(token, new_password)
+    encoded = passwords.get_pool().submit(passwords.hash_password, new_password).result()
+    _store(user, encoded)
+
+
+async def aconfirm_reset(token: str, new_password: str) -> None:
+    user = await sync_to_async(_account_for)(token, new_password)
+    encoded = await passwords.ahash(new_password)
+    await sync_to_async(_store)(user, encoded)
+
+
+def force_reset(user_id: int) -> bool:
+    """Staff: make the account's password unusable and end its sessions; the owner then sets a
+    new one through "forgot password". False when there is no such active account."""
+    with transaction.atomic():
+        updated = User.objects.filter(pk=user_id, is_active=True).update(password=passwords.forced_reset_marker())
+        if updated:
+            credentials_changed.send(sender=User, user_id=user_id, reason="reset_forced")
+    return bool(updated)
