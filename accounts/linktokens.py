@@ -11,6 +11,7 @@ A token names its account: `<user id, base 36>-<timestamp, base 36>-<32 hex digi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -23,6 +24,8 @@ from accounts.models import User
 
 # Longer input is refused before any parsing (a real token has fewer than 50 characters).
 MAX_TOKEN_LENGTH = 100
+# int(x, 36) alone would also take signs, spaces and underscores.
+_SHAPE = re.compile(r"(?P<uid>[0-9a-z]{1,13})-(?P<rest>[0-9a-z]{1,13}-[0-9a-f]{32})")
 
 
 class LinkTokenGenerator(PasswordResetTokenGenerator):
@@ -66,16 +69,13 @@ class LinkTokenGenerator(PasswordResetTokenGenerator):
 
     def user_id_of(self, token: str) -> tuple[int, str] | None:
         """Split a link token into (user id, the generator's token); None when malformed."""
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             return None
-        uid_b36, sep, rest = token.partition("-")
-        if not sep or not uid_b36 or len(uid_b36) > 13:
+        shape = _SHAPE.fullmatch(token)
+        if shape is None:
             return None
-        try:
-            user_id = base36_to_int(uid_b36)
-        except ValueError:
-            return None
-        return (user_id, rest) if 0 < user_id < 2**63 else None
+        user_id = base36_to_int(shape["uid"])
+        return (user_id, shape["rest"]) if 0 < user_id < 2**63 else None
 
     def check_link_token(self, token: str, user: User | None) -> bool:
         parts = self.user_id_of(token)
