@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from asgiref.sync import sync_to_async
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -59,6 +61,10 @@ KINDS = {
 }
 
 
+BROKER_RETRY_AFTER = 5
+_broker = {"down_until": 0.0}
+
+
 class TemporaryFailure(Exception):
     """The SMTP attempt failed in a way worth retrying (connection, 4xx); nothing was sent."""
 
@@ -76,12 +82,21 @@ def queue(task: Any, user_id: int | None) -> None:
     """Queue `task(user_id)` on the default queue; MailUnavailable when the broker is down.
 
     Called with None when there is no account to mail: the request does the same work either way.
+    After a failure the broker is not tried again for BROKER_RETRY_AFTER seconds: reaching a
+    dead broker takes seconds, and every request would wait for it.
     """
+    if time.monotonic() < _broker["down_until"]:
+        raise MailUnavailable(retry_after=BROKER_RETRY_AFTER)
     try:
         task.apply_async(args=[user_id], retry=False)
     except Exception as exc:  # kombu/redis raise many types for one cause: broker unreachable
+        _broker["down_until"] = time.monotonic() + BROKER_RETRY_AFTER
         logger.warning("mail task not queued: %s", type(exc).__name__)
-        raise MailUnavailable() from exc
+        raise MailUnavailable(retry_after=BROKER_RETRY_AFTER) from exc
+
+
+# Publishing may wait seconds on a dead broker: off the thread the ORM shares.
+aqueue = sync_to_async(queue, thread_sensitive=False)
 
 
 def link(kind: Kind, user: User) -> str:

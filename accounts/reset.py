@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
+from django.db.models import QuerySet
 
 from accounts import linktokens, mail, passwords, profiles, tasks, throttling
 from accounts.exceptions import InvalidLinkToken
@@ -19,9 +20,8 @@ from accounts.services import check_email, check_password_rules
 from accounts.signals import credentials_changed
 
 
-def _queue_for(email: str) -> None:
-    user_id = User.objects.filter(email=email).values_list("pk", flat=True).first()
-    mail.queue(tasks.send_password_reset, user_id)
+def _account_id(email: str) -> QuerySet[User, int]:
+    return User.objects.filter(email=email).values_list("pk", flat=True)
 
 
 def request_reset(raw_email: str, ip: str) -> None:
@@ -32,13 +32,14 @@ def request_reset(raw_email: str, ip: str) -> None:
     """
     email = check_email(raw_email)
     throttling.acquire(mail.request_limits(email, ip))
-    _queue_for(email)
+    mail.queue(tasks.send_password_reset, _account_id(email).first())
 
 
 async def arequest_reset(raw_email: str, ip: str) -> None:
     email = check_email(raw_email)
     await throttling.aacquire(mail.request_limits(email, ip))
-    await sync_to_async(_queue_for)(email)
+    user_id = await _account_id(email).afirst()
+    await mail.aqueue(tasks.send_password_reset, user_id)
 
 
 def _account_for(token: str, new_password: str) -> User:

@@ -40,21 +40,13 @@ async def averify_email(token: str) -> None:
     await sync_to_async(_verify)(token)
 
 
-def queue_after_signup(user_id: int) -> None:
+async def aqueue_after_signup(user_id: int) -> None:
     """Queue the first verification mail; a broker outage must not fail the signup (the owner
     can ask again), so it is only logged."""
     try:
-        mail.queue(tasks.send_verification, user_id)
+        await mail.aqueue(tasks.send_verification, user_id)
     except MailUnavailable:
         logger.warning("verification mail not queued at signup", extra={"user_id": user_id})
-
-
-aqueue_after_signup = sync_to_async(queue_after_signup)
-
-
-def _resend(user_id: int, verified: bool) -> None:
-    if not verified:
-        mail.queue(tasks.send_verification, user_id)
 
 
 async def aresend(user_id: int, ip: str) -> None:
@@ -67,4 +59,5 @@ async def aresend(user_id: int, ip: str) -> None:
         raise AccountUnavailable()
     email, verified = row
     await throttling.aacquire(mail.request_limits(email, ip))
-    await sync_to_async(_resend)(user_id, verified)
+    if not verified:
+        await mail.aqueue(tasks.send_verification, user_id)

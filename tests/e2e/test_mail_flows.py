@@ -170,3 +170,19 @@ def test_a_worker_killed_after_the_send_never_sends_twice(live_server_factory, s
         assert MailDelivery.objects.get(pk=row.pk).state == MailDelivery.UNKNOWN
         assert "outcome unknown" in (tmp_path / "second.log").read_text()
         assert len(smtp_sink.messages) == 1 and smtp_sink.attempts == 1
+
+
+@pytest.mark.server
+def test_an_unreachable_broker_is_503_for_known_and_unknown_alike(live_server_factory) -> None:  # type: ignore[no-untyped-def]
+    User.objects.create_user("heidi@example.com", PASSWORD)
+    closed = free_port()  # nothing listens there
+    with live_server_factory(workers=1, CELERY_BROKER_URL=f"redis://127.0.0.1:{closed}/0") as server:
+        answers = [httpx.post(f"{server}/api/v1/auth/password-reset", json={"email": email}, timeout=60)
+                   for email in ("heidi@example.com", "nobody@example.com")]
+        for r in answers:
+            assert r.status_code == 503 and r.json()["error"] == "unavailable", r.text
+            assert int(r.headers["Retry-After"]) >= 1
+        assert answers[0].content == answers[1].content
+        # Signup still works: its verification mail can be asked for again later.
+        r = httpx.post(f"{server}/api/v1/auth/signup", json={"email": "ivan@example.com", "password": PASSWORD})
+        assert r.status_code == 201, r.text
