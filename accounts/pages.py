@@ -15,8 +15,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import linktokens, reset, verification
-from accounts.exceptions import InvalidLinkToken, MailUnavailable, Overloaded, TooManyAttempts, ValidationFailed
-from authsite.http import client_ip
+from accounts.exceptions import InvalidLinkToken, MailUnavailable, Overloaded, TooManyAttempts
+from authsite.kit.exceptions import ValidationFailed
+from authsite.kit.http import client_ip
 
 RESET_TOKEN = "accounts.reset_token"
 VERIFY_TOKEN = "accounts.verify_token"

@@ -15,7 +15,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from accounts import known_clients, metrics, passwords, throttling, timing
+from accounts import known_clients, metrics, passwords, throttling, timing, verification
 from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, EmailUnverified, InvalidCredentials
 from authsite.kit.exceptions import ValidationFailed
@@ -89,9 +89,7 @@ async def asignup(raw_email: str, password: str, ip: str) -> User:
         user = await User.objects.acreate(email=email, password=encoded)
     except IntegrityError as exc:  # lost a race with a concurrent signup
         raise EmailTaken() from exc
-    from accounts.verification import aqueue_after_signup  # verification imports this module
-
-    await aqueue_after_signup(user.pk)
+    await verification.aqueue_after_signup(user.pk)
     return user
 
 

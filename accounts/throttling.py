@@ -83,7 +83,7 @@ def signup_key(ip: str) -> str:
 
 
 def known_client_key(client_id: str) -> str:
-    return f"{PREFIX}d:{_digest(client_id)}"
+    return f"{PREFIX}d:{digest(client_id)}"
 
 
 def limits_for(email: str, ip: str, known_client: str | None = None) -> list[Limit]:

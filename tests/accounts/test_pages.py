@@ -12,7 +12,7 @@ from django.test import Client
 
 from accounts import linktokens
 from accounts.models import User
-from authsite.logging import JsonFormatter, scrub
+from authsite.kit.logging import JsonFormatter, scrub
 from tests.support import broker
 from tests.support.client_api import API, PASSWORD, login, post_json
 
