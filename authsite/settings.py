@@ -62,17 +62,6 @@ def _env_rate(name: str, default: str) -> tuple[int, int]:
     return count, seconds
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    raw = _env(name).lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be 1/0 (or true/false), got {raw!r}")
-
-
 def _cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -292,8 +281,8 @@ EMAIL_HOST = _env("EMAIL_HOST")
 EMAIL_PORT = _env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = _env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = _env("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = _env_bool("EMAIL_USE_TLS")
-EMAIL_USE_SSL = _env_bool("EMAIL_USE_SSL")
+EMAIL_USE_TLS = _env_flag("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_flag("EMAIL_USE_SSL", False)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive")
 EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
@@ -307,7 +296,7 @@ PASSWORD_RESET_TTL = _env_int("PASSWORD_RESET_TTL", 3600, minimum=60)
 PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_TTL  # Django's name for the same thing
 EMAIL_VERIFICATION_TTL = _env_int("EMAIL_VERIFICATION_TTL", 259200, minimum=60)
 # Login of an account whose email is not verified is refused (403 email_unverified).
-REQUIRE_VERIFIED_EMAIL = _env_bool("REQUIRE_VERIFIED_EMAIL")
+REQUIRE_VERIFIED_EMAIL = _env_flag("REQUIRE_VERIFIED_EMAIL", False)
 # Reset and verification mails asked for, per address and per client IP (every request counts).
 THROTTLE_MAIL_EMAIL = _env_rate("THROTTLE_MAIL_EMAIL", "3/900")
 THROTTLE_MAIL_IP = _env_rate("THROTTLE_MAIL_IP", "20/900")

@@ -39,7 +39,7 @@ def test_smtp_is_configured_with_djangos_names(tmp_path: Path) -> None:
     s = mail_settings(tmp_path, EMAIL_HOST="smtp.example.com", EMAIL_PORT="587", EMAIL_HOST_USER="mailer",
                       EMAIL_HOST_PASSWORD="pw", EMAIL_USE_TLS="1", DEFAULT_FROM_EMAIL="Auth <auth@example.com>",
                       PUBLIC_BASE_URL="https://auth.example.com/", PASSWORD_RESET_TTL="900",
-                      REQUIRE_VERIFIED_EMAIL="true", THROTTLE_MAIL_EMAIL="5/60")
+                      REQUIRE_VERIFIED_EMAIL="1", THROTTLE_MAIL_EMAIL="5/60")
     assert s == {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "smtp.example.com",
         "EMAIL_PORT": 587, "EMAIL_HOST_USER": "mailer", "EMAIL_HOST_PASSWORD": "pw", "EMAIL_USE_TLS": True,
