@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import reset
 from accounts.backends import LOCKED_FOR
 from accounts.emails import canonical_email
 from accounts.models import ThrottleCounter, User
@@ -68,17 +69,17 @@ class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ("email",)
-    list_display = ("email", "is_active", "is_staff", "date_joined", "last_login", "hash_kind")
-    list_filter = ("is_active", "is_staff", "is_superuser")
+    list_display = ("email", "is_active", "email_verified", "is_staff", "date_joined", "last_login", "hash_kind")
+    list_filter = ("is_active", "email_verified", "is_staff", "is_superuser")
     search_fields = ("email",)
     readonly_fields = ("date_joined", "last_login")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Status", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Status", {"fields": ("is_active", "email_verified", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    actions = ["deactivate"]
+    actions = ["deactivate", "force_password_reset"]
 
     @admin.display(description="hash")
     def hash_kind(self, user: User) -> str:
@@ -92,6 +93,11 @@ class UserAdmin(DjangoUserAdmin):
             user.save(update_fields=["is_active"])  # signals end the sessions
             count += 1
         self.message_user(request, f"Deactivated {count} user(s).", messages.SUCCESS)
+
+    @admin.action(description="Force a password reset (ends their sessions; they use \"forgot password\")")
+    def force_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = sum(reset.force_reset(pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Forced a password reset for {count} user(s).", messages.SUCCESS)
 
 
 @admin.register(ThrottleCounter)

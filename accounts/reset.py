@@ -11,17 +11,29 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
-from django.db.models import QuerySet
 
 from accounts import linktokens, mail, passwords, profiles, tasks, throttling
 from accounts.exceptions import InvalidLinkToken
 from accounts.models import User
 from accounts.services import check_email, check_password_rules
 from accounts.signals import credentials_changed
+from authsite.kit import twins
 
 
-def _account_id(email: str) -> QuerySet[User, int]:
-    return User.objects.filter(email=email).values_list("pk", flat=True)
+def _account_id(email: str) -> int | None:
+    return User.objects.filter(email=email).values_list("pk", flat=True).first()
+
+
+async def _aaccount_id(email: str) -> int | None:
+    return await User.objects.filter(email=email).values_list("pk", flat=True).afirst()
+
+
+def _request(raw_email: str, ip: str) -> twins.Core[None]:
+    """The one core of `request_reset` / `arequest_reset` (see authsite.kit.twins)."""
+    email = check_email(raw_email)
+    yield twins.Io(throttling.acquire, throttling.aacquire, (mail.request_limits(email, ip),))
+    user_id = yield twins.Io(_account_id, _aaccount_id, (email,))
+    yield twins.Io(mail.queue, mail.aqueue, (tasks.send_password_reset, user_id))
 
 
 def request_reset(raw_email: str, ip: str) -> None:
@@ -30,16 +42,18 @@ def request_reset(raw_email: str, ip: str) -> None:
     Raises ValidationFailed (malformed address), TooManyAttempts or MailUnavailable; otherwise
     returns the same way whether or not the account exists.
     """
-    email = check_email(raw_email)
-    throttling.acquire(mail.request_limits(email, ip))
-    mail.queue(tasks.send_password_reset, _account_id(email).first())
+    twins.run(_request(raw_email, ip))
 
 
 async def arequest_reset(raw_email: str, ip: str) -> None:
-    email = check_email(raw_email)
-    await throttling.aacquire(mail.request_limits(email, ip))
-    user_id = await _account_id(email).afirst()
-    await mail.aqueue(tasks.send_password_reset, user_id)
+    """Async twin of `request_reset`."""
+    await twins.arun(_request(raw_email, ip))
+
+
+def _token_owner(token: str) -> User | None:
+    parts = linktokens.password_reset.user_id_of(token)
+    user = User.objects.filter(pk=parts[0], is_active=True).first() if parts else None
+    return user if linktokens.password_reset.check_link_token(token, user) else None
 
 
 def _account_for(token: str, new_password: str) -> User:
@@ -52,10 +66,7 @@ def _account_for(token: str, new_password: str) -> User:
     return user
 
 
-def _token_owner(token: str) -> User | None:
-    parts = linktokens.password_reset.user_id_of(token)
-    user = User.objects.filter(pk=parts[0], is_active=True).first() if parts else None
-    return user if linktokens.password_reset.check_link_token(token, user) else None
+_aaccount_for = sync_to_async(_account_for)
 
 
 def link_is_valid(token: str) -> bool:
@@ -78,20 +89,27 @@ def _store(user: User, encoded: str) -> None:
     throttling.unlock(user.email)
 
 
+_astore = sync_to_async(_store)
+
+
+def _confirm(token: str, new_password: str) -> twins.Core[None]:
+    """The one core of `confirm_reset` / `aconfirm_reset`: check, hash in the pool, store."""
+    user = yield twins.Io(_account_for, _aaccount_for, (token, new_password))
+    encoded = yield twins.Io(passwords.hash_in_pool, passwords.ahash, (new_password,))
+    yield twins.Io(_store, _astore, (user, encoded))
+
+
 def confirm_reset(token: str, new_password: str) -> None:
     """Set the password of the token's account and end all its sessions.
 
     Raises InvalidLinkToken, ValidationFailed (fields.new_password) or Overloaded.
     """
-    user = _account_for(token, new_password)
-    encoded = passwords.get_pool().submit(passwords.hash_password, new_password).result()
-    _store(user, encoded)
+    twins.run(_confirm(token, new_password))
 
 
 async def aconfirm_reset(token: str, new_password: str) -> None:
-    user = await sync_to_async(_account_for)(token, new_password)
-    encoded = await passwords.ahash(new_password)
-    await sync_to_async(_store)(user, encoded)
+    """Async twin of `confirm_reset`."""
+    await twins.arun(_confirm(token, new_password))
 
 
 def force_reset(user_id: int) -> bool:

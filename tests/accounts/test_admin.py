@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from accounts import passwords
 from accounts.models import ThrottleCounter, User
 from tests.support.admin import PASSWORD, action, authenticates, staff  # noqa: F401
 from tests.support.argon2_spy import Argon2Spy, argon2_spy  # noqa: F401
@@ -69,3 +70,14 @@ def test_admin_forms_and_createsuperuser_hash_in_the_bounded_pool(staff: Client,
     encodes = [thread for operation, _, thread in argon2_spy.calls if operation == "encode"]
     assert len(encodes) == 3
     assert all(thread.startswith("argon2") for thread in encodes), encodes
+
+
+def test_force_password_reset_action_ends_sessions_and_allows_a_reset(staff: Client) -> None:
+    user = User.objects.create_user("member@example.com", PASSWORD)
+    pair = issue_pair(user)
+    action(staff, "/admin/accounts/user/", "force_password_reset", [user.pk])
+    user.refresh_from_db()
+    assert not authenticates(pair.access_token)
+    assert not passwords.verify(PASSWORD, user.password).valid
+    assert passwords.can_be_reset(user.password)
+    assert b"member@example.com" in staff.get("/admin/accounts/user/?email_verified__exact=0", secure=True).content
