@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from http.cookies import SimpleCookie
@@ -20,7 +22,7 @@ from accounts.models import MailDelivery, User
 from authsite.celery import app as celery_app
 from tests.e2e.test_celery import celery_worker
 from tests.support.live import ME, PASSWORD, login, refresh, signup
-from tests.support.servers import free_port, server_env
+from tests.support.servers import ROOT, free_port, server_env, wait_http
 from tests.support.smtp_sink import Sink, link_token, smtp_sink  # noqa: F401
 
 NEW_PASSWORD = "a brand new passphrase 2031"
@@ -186,3 +188,25 @@ def test_an_unreachable_broker_is_503_for_known_and_unknown_alike(live_server_fa
         # Signup still works: its verification mail can be asked for again later.
         r = httpx.post(f"{server}/api/v1/auth/signup", json={"email": "ivan@example.com", "password": PASSWORD})
         assert r.status_code == 201, r.text
+
+
+@pytest.mark.server
+def test_the_access_log_of_authsite_serve_never_holds_a_link_token(transactional_db: None, tmp_path: Path) -> None:
+    token = "1-diube8-0a865c2fb8d8cf108c0392c3b603d246"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "authsite.serve", "--port", str(port), "--workers", "1"],
+                                cwd=ROOT, env=server_env(DJANGO_SECURE_SSL_REDIRECT="0"), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+            for path in ("/account/password-reset/confirm", "/account/verify-email"):
+                r = httpx.get(f"http://127.0.0.1:{port}{path}", params={"token": token})
+                assert r.status_code == 302 and r.headers["location"] == path
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+    text = log.read_text()
+    assert "/account/verify-email?token=[redacted]" in text, text[-3000:]
+    assert token not in text
