@@ -2,7 +2,7 @@
 
 Like Django's PasswordResetConfirmView, a page opened with `?token=` moves the token into the
 session and redirects to the same page without it: the token leaves the address bar, the
-browser history and the `Referer` of anything the page loads.
+browser history and the `Referer` of anything the page loads. The forms check CSRF themselves.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from accounts import linktokens, reset, verification
@@ -58,6 +59,7 @@ def _busy(form: forms.Form, exc: Exception) -> int:
 
 
 @never_cache
+@csrf_protect
 @require_http_methods(["GET", "POST"])
 def forgot_password(request: HttpRequest) -> HttpResponse:
     form = ForgotPasswordForm(request.POST or None)
@@ -78,6 +80,7 @@ def forgot_password(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@csrf_protect
 @require_http_methods(["GET", "POST"])
 def set_new_password(request: HttpRequest) -> HttpResponse:
     stashed = _stash_token(request, RESET_TOKEN)

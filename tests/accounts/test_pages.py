@@ -32,6 +32,9 @@ class Browser(Client):
         return super().get(path, data, secure=True, **extra)
 
     def post(self, path: str, data: Any = None, **extra: Any) -> Any:  # type: ignore[override]
+        # A browser's HTTPS form post names where it comes from; Django's CSRF check wants it.
+        extra.setdefault("HTTP_ORIGIN", "https://testserver")
+        extra.setdefault("HTTP_REFERER", f"https://testserver{path}")
         return super().post(path, data, secure=True, **extra)
 
 
@@ -100,10 +103,21 @@ def test_an_invalid_reset_link_shows_the_invalid_page(browser: Browser, user: Us
 
 
 @pytest.mark.django_db
-def test_the_confirm_page_without_a_link_is_invalid(browser: Client) -> None:
+def test_the_confirm_page_without_a_link_is_invalid(browser: Browser) -> None:
     page = browser.get(CONFIRM)
     assert page.status_code == 400 and b"not valid" in page.content
-    assert browser.post(CONFIRM, {}).status_code in (400, 403)
+    assert browser.post(CONFIRM, {}).status_code == 403  # no CSRF token
+
+
+@pytest.mark.django_db
+def test_forms_refuse_a_post_without_the_csrf_token(browser: Browser, user: User) -> None:
+    browser.get(FORGOT)  # the CSRF cookie is set; the form field is missing below
+    assert browser.post(FORGOT, {"email": user.email}).status_code == 403
+    assert broker.take_all() == []
+    page = open_link(browser, CONFIRM, linktokens.password_reset.make_link_token(user))
+    refused = browser.post(CONFIRM, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert refused.status_code == 403
+    assert submit(browser, CONFIRM, page, new_password1=NEW_PASSWORD, new_password2=NEW_PASSWORD).status_code == 200
 
 
 @pytest.mark.django_db
