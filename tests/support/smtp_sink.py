@@ -7,6 +7,7 @@ worker after the message arrived but before the sender learned it was accepted).
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
@@ -45,7 +46,7 @@ class Sink:
         if self.hold is not None:
             # The message is in; the sender hears nothing until the test lets it go.
             while not self.hold.is_set():
-                await _sleep(0.05)
+                await asyncio.sleep(0.05)
         return "250 Message accepted for delivery"
 
     def wait_for(self, count: int, timeout: float = 60.0) -> list[EmailMessage]:
@@ -56,12 +57,6 @@ class Sink:
                     return list(self.messages)
             time.sleep(0.05)
         raise AssertionError(f"expected {count} mail(s), got {len(self.messages)}")
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 def text_part(message: EmailMessage) -> str:
