@@ -130,3 +130,20 @@ def test_required_verification_answers_only_after_the_password(
     assert argon2_spy.current == 1  # decided after the verification, no extra work
     User.objects.filter(pk=user.pk).update(email_verified=True)
     assert attempt(user.email, PASSWORD).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_changed_address_is_no_longer_verified(user: User) -> None:
+    User.objects.filter(pk=user.pk).update(email_verified=True)
+    user.refresh_from_db()
+    user.email = "Alice.New@Example.com"
+    user.save()
+    user.refresh_from_db()
+    assert user.email == "alice.new@example.com" and not user.email_verified
+    # Saying so in the same save keeps it verified; a save that keeps the address changes nothing.
+    user.email, user.email_verified = "alice.third@example.com", True
+    user.save()
+    user.is_staff = True
+    user.save()
+    user.refresh_from_db()
+    assert user.email_verified
