@@ -10,7 +10,7 @@ the old password. Every other reset link of the account dies with that hash.
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import models, transaction
 
 from accounts import linktokens, mail, passwords, profiles, tasks, throttling
 from accounts.exceptions import InvalidLinkToken
@@ -74,17 +74,28 @@ def link_is_valid(token: str) -> bool:
     return _token_owner(token) is not None
 
 
-def _store(user: User, encoded: str) -> None:
+def _swap_hash(user_id: int, old: str | None, new: str, reason: str, **also: object) -> bool:
+    """In one transaction: replace the hash (only if it is still `old`, when given) and announce
+    the credential change as `reason`. False when the row did not match."""
     with transaction.atomic():
-        # Compare-and-swap: a link whose password was changed meanwhile (another link used,
-        # a password change, an admin reset) must not overwrite it. Following a link mailed
-        # to the address also proves the address.
-        updated = (User.objects.filter(pk=user.pk, password=user.password, is_active=True)
-                   .update(password=encoded, email_verified=True))
-        if not updated:
-            raise InvalidLinkToken()
-        credentials_changed.send(sender=User, user_id=user.pk, reason="password_reset")
-        transaction.on_commit(lambda: profiles.forget(user.pk))
+        rows = User.objects.filter(pk=user_id, is_active=True)
+        if old is not None:
+            rows = rows.filter(password=old)
+        # The plain QuerySet.update: UserQuerySet.update would announce a "password_changed";
+        # this change is announced once, as what it is.
+        updated = models.QuerySet.update(rows, password=new, **also)
+        if updated:
+            credentials_changed.send(sender=User, user_id=user_id, reason=reason)
+            transaction.on_commit(lambda: profiles.forget(user_id))
+    return bool(updated)
+
+
+def _store(user: User, encoded: str) -> None:
+    # Compare-and-swap: a link whose password was changed meanwhile (another link used, a
+    # password change, an admin reset) must not overwrite it. Following a link mailed to the
+    # address also proves the address.
+    if not _swap_hash(user.pk, user.password, encoded, "password_reset", email_verified=True):
+        raise InvalidLinkToken()
     # The owner proved the address: failed guesses by others no longer lock them out.
     throttling.unlock(user.email)
 
@@ -115,8 +126,4 @@ async def aconfirm_reset(token: str, new_password: str) -> None:
 def force_reset(user_id: int) -> bool:
     """Staff: make the account's password unusable and end its sessions; the owner then sets a
     new one through "forgot password". False when there is no such active account."""
-    with transaction.atomic():
-        updated = User.objects.filter(pk=user_id, is_active=True).update(password=passwords.forced_reset_marker())
-        if updated:
-            credentials_changed.send(sender=User, user_id=user_id, reason="reset_forced")
-    return bool(updated)
+    return _swap_hash(user_id, None, passwords.forced_reset_marker(), "reset_forced")

@@ -110,7 +110,7 @@ def test_sessions_end_in_the_transaction_that_stores_the_hash(api: Client, user:
         assert_no_content(confirm(api, token))
     finally:
         credentials_changed.disconnect(spy)
-    (reason, atomic, stored), = seen
+    (reason, atomic, stored), = seen  # announced once, as a reset
     assert reason == "password_reset" and atomic
     assert stored == User.objects.get(pk=user.pk).password != user.password
 
