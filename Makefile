@@ -29,7 +29,7 @@ migrate: venv
 
 # A Celery worker runs beside the server: it sends the mails (printed here when EMAIL_HOST is unset).
 run: migrate
-	$(VENV)/bin/celery -A authsite worker --pool solo --loglevel WARNING & worker=$$!; \
+	$(VENV)/bin/celery -A authsite worker -Q $(WORKER_QUEUES) --pool solo --loglevel WARNING & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(PY) -m authsite.serve --host $(HOST) --port $(PORT)
 
