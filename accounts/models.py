@@ -75,7 +75,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     password = models.CharField("password", max_length=256)
     email = models.EmailField("email address", max_length=254, unique=True)
     # Set when the owner followed a verification link (or a reset link) mailed to `email`.
-    email_verified = models.BooleanField(default=False)
+    email_verified = models.BooleanField(default=False, db_default=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import (
     get_hasher,
     identify_hasher,
+    is_password_usable,
     make_password,
     verify_password,
 )
