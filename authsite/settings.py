@@ -193,8 +193,6 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(CELERY_BROKER_FOLDER / "in"),
         "data_folder_out": str(CELERY_BROKER_FOLDER / "in"),
         "processed_folder": str(CELERY_BROKER_FOLDER / "processed"),
-        # Remote-control exchanges (worker pings); kombu's default is ./control in the cwd.
-        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False
