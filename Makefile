@@ -11,7 +11,7 @@ PORT ?= 8000
 .PHONY: help venv run migrate test services worker loadtest bench bench-migration clean
 
 help:
-	@echo "make run    - set up and run the service at http://$(HOST):$(PORT) (embedded defaults)"
+	@echo "make run    - set up and run the service at http://$(HOST):$(PORT) and a mail worker (embedded defaults)"
 	@echo "make test   - set up and run the test suite on local PostgreSQL + Redis"
 	@echo "make worker - run a Celery worker"
 	@echo "make bench / make loadtest - benchmarks and load tests"
@@ -27,7 +27,10 @@ venv: $(VENV)/.installed
 migrate: venv
 	$(PY) manage.py migrate --noinput
 
+# A Celery worker runs beside the server: it sends the mails (printed here when EMAIL_HOST is unset).
 run: migrate
+	$(VENV)/bin/celery -A authsite worker -Q $(WORKER_QUEUES) --pool solo --loglevel WARNING & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(PY) -m authsite.serve --host $(HOST) --port $(PORT)
 
 # Queues the worker consumes: `celery` (interactive tasks) and `bulk` (imports, wrapping).

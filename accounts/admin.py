@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 
-from accounts import hashformats, inventory, lockouts, passwords, staff, wrapping
+from accounts import hashformats, inventory, lockouts, passwords, reset, staff, wrapping
 from accounts import job_admin  # noqa: F401  (registers the bulk jobs page)
 from accounts.backends import LOCKED_FOR
 from accounts.emails import clean_email
@@ -122,13 +122,13 @@ class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ("email",)
-    list_display = ("email", "is_active", "is_staff", "last_login", "date_joined", "hash_status")
-    list_filter = ("is_active", "is_staff", HashStatusFilter)
+    list_display = ("email", "is_active", "email_verified", "is_staff", "last_login", "date_joined", "hash_status")
+    list_filter = ("is_active", "email_verified", "is_staff", HashStatusFilter)
     search_fields = ("email",)  # icontains: case-insensitive
     readonly_fields = ("date_joined", "last_login", "hash_status", "recent_login_attempts")
     fieldsets = (
         (None, {"fields": ("email", "password", "hash_status")}),
-        ("Status", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Status", {"fields": ("is_active", "email_verified", "is_staff", "is_superuser")}),
         ("Permissions", {"classes": ("collapse",), "fields": ("groups", "user_permissions")}),
         ("Dates", {"fields": ("date_joined", "last_login")}),
         ("Recent login attempts", {"fields": ("recent_login_attempts",)}),
@@ -170,12 +170,6 @@ class UserAdmin(DjangoUserAdmin):
         count = staff.revoke_sessions(queryset.values_list("pk", flat=True))
         self.message_user(request, f"Ended every session of {count} user(s).", messages.SUCCESS)
 
-    @admin.action(description="Force a password reset (unusable password, end sessions)", permissions=["change"])
-    def force_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        count = staff.force_password_reset(queryset)
-        self.message_user(request, f"{count} user(s) must set a new password; their sessions ended.",
-                          messages.SUCCESS)
-
     @admin.action(description="Unlock: clear failed-login counters of selected users", permissions=["change"])
     def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         count = staff.unlock(queryset)
@@ -187,6 +181,13 @@ class UserAdmin(DjangoUserAdmin):
         link = reverse("admin:accounts_job_change", args=[job.pk])
         self.message_user(request, format_html('Wrap job <a href="{}">{}</a>: {} weak hash(es) to wrap on the '
                                                'bulk queue.', link, job.pk, job.total), messages.SUCCESS)
+
+    @admin.action(description="Force a password reset (unusable password, sessions ended, reset link mailed)",
+                  permissions=["change"])
+    def force_password_reset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        count = sum(reset.force_reset(pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{count} user(s) must set a new password; their sessions ended and a "
+                                   "reset link is on its way.", messages.SUCCESS)
 
 
 @admin.register(LoginAttempt)

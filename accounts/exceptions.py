@@ -35,3 +35,19 @@ class Overloaded(AccountError):
 
 class AccountUnavailable(AccountError):
     """The authenticated account no longer exists or is inactive: its tokens are void."""
+
+
+class InvalidLinkToken(AccountError):
+    """A mailed link's token is malformed, tampered with, expired, used, or not this account's."""
+
+
+class EmailUnverified(AccountError):
+    """The password was right, but this deployment requires a verified email to log in."""
+
+
+class MailUnavailable(AccountError):
+    """The mail could not be queued (the Celery broker is unreachable)."""
+
+    def __init__(self, retry_after: int = 5):
+        super().__init__(retry_after)
+        self.retry_after = retry_after

@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from accounts.exceptions import EmailTaken, InvalidCredentials, Overloaded, TooManyAttempts
+from accounts.exceptions import EmailTaken, EmailUnverified, InvalidCredentials, Overloaded, TooManyAttempts
 from authsite.kit.exceptions import ValidationFailed
 
 P = ParamSpec("P")
@@ -41,6 +41,7 @@ _OUTCOME_OF: dict[type[Exception], str] = {
     TooManyAttempts: "throttled",
     Overloaded: "overloaded",
     EmailTaken: "email_taken",
+    EmailUnverified: "email_unverified",
     ValidationFailed: "invalid",
 }
 

@@ -16,7 +16,7 @@ from accounts.job_models import Job, JobBatch  # noqa: F401  (models of this app
 from accounts.signals import users_bulk_updated
 
 # Fields whose change must reach the profile cache (and, for is_active and password, end sessions).
-WATCHED_FIELDS = frozenset({"email", "is_staff", "is_active", "date_joined", "password"})
+WATCHED_FIELDS = frozenset({"email", "email_verified", "is_staff", "is_active", "date_joined", "password"})
 
 
 class UserQuerySet(models.QuerySet["User"]):
@@ -75,6 +75,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Room for a wrapped legacy hash (legacy salt and cost plus an Argon2id hash).
     password = models.CharField("password", max_length=256)
     email = models.EmailField("email address", max_length=254, unique=True)
+    # Set when the owner followed a verification link (or a reset link) mailed to `email`.
+    email_verified = models.BooleanField(default=False, db_default=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -167,3 +169,28 @@ class LoginAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} {self.outcome} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class MailDelivery(models.Model):
+    """One requested mail, keyed by the id of the Celery task that sends it.
+
+    A task message can be delivered again (a worker killed before acknowledging it); this row
+    makes sure the mail goes out at most once per request (accounts.mail.deliver).
+    """
+
+    PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+    STATES = [(s, s) for s in (PENDING, SENDING, SENT, FAILED, UNKNOWN)]
+
+    id = models.CharField(max_length=64, primary_key=True)
+    kind = models.CharField(max_length=32)
+    user_id = models.BigIntegerField()
+    state = models.CharField(max_length=16, choices=STATES, default=PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "mail deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} to user {self.user_id}: {self.state}"

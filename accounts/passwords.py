@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import (
     get_hasher,
     identify_hasher,
+    is_password_usable,
     make_password,
     verify_password,
 )
@@ -253,6 +254,21 @@ HASH_STATUSES = hashformats.STATUSES
 def hash_status(encoded: str | None) -> str:
     """What a login would do with this stored hash: the status `classify` gives it."""
     return classify(encoded or "").status
+
+
+# An unusable password (Django's "!" prefix) that staff set to make the owner choose a new one.
+FORCED_RESET_PREFIX = "!reset-"
+
+
+def forced_reset_marker() -> str:
+    """An unusable password value that marks "staff forced a reset"."""
+    return FORCED_RESET_PREFIX + secrets.token_urlsafe(30)
+
+
+def can_be_reset(encoded: str) -> bool:
+    """Whether a reset mail may be sent for this stored value: a usable password, or the mark
+    of a forced reset (an account created without a password gets none)."""
+    return bool(encoded) and (is_password_usable(encoded) or encoded.startswith(FORCED_RESET_PREFIX))
 
 
 def hash_summary(encoded: str) -> str:

@@ -19,7 +19,7 @@ from authsite.kit import stores
 
 PREFIX = "acct:u:"
 PROFILE_TTL = 30
-FIELDS = ("id", "email", "is_staff", "is_active", "date_joined", "last_login")
+FIELDS = ("id", "email", "email_verified", "is_staff", "is_active", "date_joined", "last_login")
 
 
 def cache_key(user_id: int) -> str:
@@ -29,7 +29,7 @@ def cache_key(user_id: int) -> str:
 
 def profile_of(user: User) -> dict[str, Any]:
     """The account as /me shows it (without `is_active`, which only gates access)."""
-    return {"id": user.pk, "email": user.email, "is_staff": user.is_staff,
+    return {"id": user.pk, "email": user.email, "email_verified": user.email_verified, "is_staff": user.is_staff,
             "date_joined": user.date_joined, "last_login": user.last_login}
 
 

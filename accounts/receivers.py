@@ -31,9 +31,13 @@ def _remember_previous(sender: type[User], instance: User, **kwargs: Any) -> Non
         return
     # Locked until the save commits (User.save opens the transaction): a concurrent change of
     # the same row waits, so each one compares against what it really replaces.
-    instance._authsite_previous = (  # type: ignore[attr-defined]
-        User.objects.select_for_update().filter(pk=instance.pk).values_list("password", "is_active").first()
-    )
+    row = (User.objects.select_for_update().filter(pk=instance.pk)
+           .values_list("password", "is_active", "email", "email_verified").first())
+    instance._authsite_previous = row[:2] if row else None  # type: ignore[attr-defined]
+    if row is not None and row[2] != instance.email and row[3] == instance.email_verified \
+            and kwargs.get("update_fields") is None:
+        # A new address is not verified, unless the same save says it is.
+        instance.email_verified = False
 
 
 @receiver(post_save, sender=User)

@@ -15,9 +15,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from accounts import attempts, known_clients, metrics, passwords, throttling, timing
+from accounts import attempts, known_clients, metrics, passwords, throttling, timing, verification
 from accounts.emails import canonical_email, clean_email
-from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials
+from accounts.exceptions import AccountUnavailable, EmailTaken, EmailUnverified, InvalidCredentials
 from authsite.kit.exceptions import ValidationFailed
 from accounts.models import LoginAttempt, User
 from authsite.kit import twins
@@ -91,9 +91,11 @@ async def asignup(raw_email: str, password: str, ip: str) -> User:
         raise EmailTaken()
     encoded = await passwords.ahash(password)
     try:
-        return await User.objects.acreate(email=email, password=encoded)
+        user = await User.objects.acreate(email=email, password=encoded)
     except IntegrityError as exc:  # lost a race with a concurrent signup
         raise EmailTaken() from exc
+    await verification.aqueue_after_signup(user.pk)
+    return user
 
 
 def login_attempt(raw_email: str, password: str, ip: str, client_token: object = None) -> Attempt:
@@ -189,6 +191,9 @@ async def aauthenticate(attempt: Attempt, password: str, source: str = "api") ->
     except BaseException as exc:
         _log_failure(attempt, source, exc, seen)
         raise
+    # Only now, with the password verified: a guesser learns nothing from this answer.
+    if settings.REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        raise EmailUnverified()
     attempts.record(attempt.email, attempt.ip, LoginAttempt.SUCCESS, source, user.pk)
     return user
 

@@ -44,17 +44,6 @@ def revoke_sessions(user_ids: Iterable[int]) -> int:
     return count
 
 
-def force_password_reset(users: QuerySet[User]) -> int:
-    """Make the password unusable (no login with the old one) and end every session; the
-    person sets a new password through the reset flow."""
-    count = 0
-    for user in users:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])  # a password change: the receivers end the sessions
-        count += 1
-    return count
-
-
 def unlock(users: QuerySet[User]) -> int:
     """Clear the failed-login counters of these accounts (every address); returns how many existed."""
     return sum(throttling.unlock(email) for email in users.values_list("email", flat=True))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from accounts import attempts, importing, inventory, jobs, throttling, wrapping
+from accounts import attempts, importing, inventory, jobs, mail, throttling, wrapping
 
 
 @shared_task(name="accounts.tasks.purge_expired_counters")
@@ -56,3 +58,34 @@ def wrap_batch(self: Task, job_id: int, batch_id: int) -> bool:
 def import_batch(self: Task, job_id: int, batch_id: int) -> bool:
     """Write one staged batch of an import job."""
     return _run_bulk(self, importing.run_batch, job_id, batch_id)
+
+
+@shared_task(name="accounts.tasks.purge_mail_deliveries")
+def purge_mail_deliveries() -> int:
+    """Periodic: drop old records of sent mails."""
+    return mail.purge_old_deliveries()
+
+
+def _send(task: Any, kind: str, user_id: int | None) -> str:
+    if user_id is None:  # queued for an address without an account: same work, no mail
+        return "skipped"
+    try:
+        return mail.deliver(kind, user_id, task.request.id)
+    except mail.TemporaryFailure as exc:
+        if task.request.retries >= settings.MAIL_RETRY_LIMIT:
+            mail.give_up(task.request.id, kind, user_id)
+            return "failed"
+        raise task.retry(countdown=mail.backoff(task.request.retries), exc=exc)
+
+
+# Retries are bounded by MAIL_RETRY_LIMIT in _send (read when the task runs), not by Celery.
+@shared_task(bind=True, max_retries=None, name="accounts.tasks.send_password_reset")
+def send_password_reset(self: Any, user_id: int | None) -> str:
+    """Mail a password-reset link to the account, if it may reset its password."""
+    return _send(self, mail.PASSWORD_RESET, user_id)
+
+
+@shared_task(bind=True, max_retries=None, name="accounts.tasks.send_verification")
+def send_verification(self: Any, user_id: int | None) -> str:
+    """Mail an email-verification link to the account, if its email is not verified yet."""
+    return _send(self, mail.VERIFY_EMAIL, user_id)

@@ -53,22 +53,23 @@ def label(kind: str, email: str = "", ip: str = "") -> str:
     return json.dumps({"kind": kind, "email": email, "ip": client_block(ip) if ip else ""})
 
 
-def _digest(text: str) -> str:
-    # Keys never hold an email or address in clear.
+def digest(text: str) -> str:
+    """The key part standing for `text`: keys never hold an email or address in clear."""
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
 
 
 def account_ip_key(email: str, ip: str) -> str:
     # Starts with the account's prefix, so an unlock can find every IP of one account.
-    return f"{account_ip_prefix(email)}{_digest(client_block(ip))}"
+    return f"{account_ip_prefix(email)}{digest(client_block(ip))}"
 
 
 def account_ip_prefix(email: str) -> str:
-    return f"{PREFIX}ai:{_digest(email)}:"
+    return f"{PREFIX}ai:{digest(email)}:"
 
 
 def account_key(email: str) -> str:
-    return f"{PREFIX}a:{_digest(email)}"
+    return f"{PREFIX}a:{digest(email)}"
 
 
 def client_block(ip: str) -> str:
@@ -86,15 +87,15 @@ def client_block(ip: str) -> str:
 
 
 def ip_key(ip: str) -> str:
-    return f"{PREFIX}i:{_digest(client_block(ip))}"
+    return f"{PREFIX}i:{digest(client_block(ip))}"
 
 
 def signup_key(ip: str) -> str:
-    return f"{PREFIX}s:{_digest(client_block(ip))}"
+    return f"{PREFIX}s:{digest(client_block(ip))}"
 
 
 def known_client_key(client_id: str) -> str:
-    return f"{PREFIX}d:{_digest(client_id)}"
+    return f"{PREFIX}d:{digest(client_id)}"
 
 
 def limits_for(email: str, ip: str, known_client: str | None = None) -> list[Limit]:

@@ -23,4 +23,7 @@ ERRORS: dict[type[Exception], ErrorSpec] = {
     acc.AccountUnavailable: _INVALID_TOKEN,
     tok.InvalidToken: _INVALID_TOKEN,
     tok.SessionNotFound: ErrorSpec(404, "not_found", "No such session."),
+    acc.InvalidLinkToken: ErrorSpec(400, "invalid_token", "The link is invalid, expired or already used."),
+    acc.EmailUnverified: ErrorSpec(403, "email_unverified", "Verify your email address before logging in."),
+    acc.MailUnavailable: ErrorSpec(503, "unavailable", "A dependency is unavailable. Try again shortly."),
 }

@@ -81,6 +81,7 @@ def document() -> dict[str, Any]:
             f"{a}/login": {"post": _op("Log in: email and password for a token pair", {
                 "200": _ok("Token pair and known-client token", _ref("LoginResult")), **_COMMON,
                 "401": _err("Invalid credentials (`invalid_credentials`)."),
+                "403": _err("Right password, but the deployment requires a verified email (`email_unverified`)."),
                 "429": _err("Too many attempts (`too_many_attempts`).", _RETRY),
                 "503": _err("Hashing pool full (`overloaded`).", _RETRY)}, _body(login_body))},
             f"{a}/refresh": {"post": _op("Rotate a refresh token", {
@@ -98,6 +99,31 @@ def document() -> dict[str, Any]:
                 "503": _err("Hashing pool full (`overloaded`).", _RETRY)}, _body({
                     "type": "object", "required": ["current_password", "new_password"],
                     "properties": {"current_password": {"type": "string"}, "new_password": pw}}), bearer=True)},
+            f"{a}/password-reset": {"post": _op(
+                "Ask for a password-reset mail (same answer whether or not the account exists)", {
+                    "202": _ok("Accepted: a mail is on its way if the address has an account that may reset",
+                               _ref("Accepted")), **_COMMON,
+                    "429": _err("Too many requests for this address or from this client (`too_many_attempts`); "
+                                "unknown addresses are counted alike.", _RETRY),
+                    "503": _err("The mail queue is unreachable (`unavailable`).", _RETRY)}, _body({
+                        "type": "object", "required": ["email"],
+                        "properties": {"email": {"type": "string", "maxLength": 254}}}))},
+            f"{a}/password-reset/confirm": {"post": _op("Set a new password with a mailed token (ends every session)", {
+                "204": _ok("Password set"),
+                "400": _err("Invalid, expired, used or foreign token (`invalid_token`), or a new password "
+                            "that breaks the rules (`validation_error`, `fields.new_password`)."),
+                "413": _COMMON["413"], "503": _err("Hashing pool full (`overloaded`).", _RETRY)}, _body({
+                    "type": "object", "required": ["token", "new_password"],
+                    "properties": {"token": {"type": "string"}, "new_password": pw}}))},
+            f"{a}/verify-email": {"post": _op("Verify the account's email with a mailed token", {
+                "204": _ok("Verified"),
+                "400": _err("Invalid, expired or used token (`invalid_token`), or a malformed body "
+                            "(`validation_error`)."), "413": _COMMON["413"]}, _body({
+                    "type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}}))},
+            f"{a}/verify-email/resend": {"post": _op("Mail the caller another verification link", {
+                "202": _ok("Accepted (nothing is sent when the email is already verified)", _ref("Accepted")),
+                **_BEARER_401, "429": _err("Too many requests (`too_many_attempts`).", _RETRY),
+                "503": _err("The mail queue is unreachable (`unavailable`).", _RETRY)}, bearer=True)},
             f"{a}/sessions": {"get": _op("The caller's live sessions", {
                 "200": _ok("Sessions", {"type": "object", "required": ["sessions"], "properties": {
                     "sessions": {"type": "array", "items": _ref("Session")}}}), **_BEARER_401}, bearer=True)},
@@ -129,8 +155,11 @@ def document() -> dict[str, Any]:
                     "type": "object", "required": ["client_token"], "properties": {"client_token": {"type": "string"}}}]},
                 "NewUser": {"type": "object", "required": ["id", "email", "date_joined"], "properties": {
                     "id": {"type": "integer"}, "email": {"type": "string"}, "date_joined": {"type": "string", "format": "date-time"}}},
-                "User": {"type": "object", "required": ["id", "email", "is_staff", "date_joined", "last_login"], "properties": {
-                    "id": {"type": "integer"}, "email": {"type": "string"}, "is_staff": {"type": "boolean"},
+                "Accepted": {"type": "object", "required": ["status"], "properties": {"status": {"const": "accepted"}}},
+                "User": {"type": "object", "required": ["id", "email", "email_verified", "is_staff", "date_joined",
+                                                        "last_login"], "properties": {
+                    "id": {"type": "integer"}, "email": {"type": "string"}, "email_verified": {"type": "boolean"},
+                    "is_staff": {"type": "boolean"},
                     "date_joined": {"type": "string", "format": "date-time"},
                     "last_login": {"type": ["string", "null"], "format": "date-time"}}},
                 "Session": {"type": "object", "required": ["id", "created_at", "last_used_at", "ip", "user_agent", "current"],

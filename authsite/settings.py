@@ -202,6 +202,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {"task": "tokens.tasks.purge_expired", "schedule": 3600.0},
     "purge-expired-throttle-counters": {"task": "accounts.tasks.purge_expired_counters", "schedule": 900.0},
     "hash-inventory": {"task": "accounts.tasks.take_inventory", "schedule": 600.0, "options": {"queue": "bulk"}},
+    "purge-old-mail-deliveries": {"task": "accounts.tasks.purge_mail_deliveries", "schedule": 3600.0},
 }
 # Bulk work (wrapping hashes, imports) runs on its own queue so that it never delays the
 # interactive tasks on the default queue: run a worker per queue (`-Q celery`, `-Q bulk`).
@@ -283,6 +284,38 @@ TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
 # the owner out. Tokens are valid this long (seconds).
 KNOWN_CLIENT_TTL = _env_int("KNOWN_CLIENT_TTL", 180 * 86400, minimum=1)
 KNOWN_CLIENT_COOKIE = "authsite_client"
+
+# --- Mail: Django's email settings under Django's names; the console backend when no host ---
+EMAIL_HOST = _env("EMAIL_HOST")
+EMAIL_PORT = _env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = _env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = _env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = _env_flag("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _env_flag("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are mutually exclusive")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+# A hung SMTP server must not hold a Celery worker: the attempt fails and is retried.
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL", "authsite <noreply@localhost>")
+# The address people open mailed links at (scheme, host and optional path prefix).
+PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+PASSWORD_RESET_TTL = _env_int("PASSWORD_RESET_TTL", 3600, minimum=60)
+PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_TTL  # Django's name for the same thing
+EMAIL_VERIFICATION_TTL = _env_int("EMAIL_VERIFICATION_TTL", 259200, minimum=60)
+# Login of an account whose email is not verified is refused (403 email_unverified).
+REQUIRE_VERIFIED_EMAIL = _env_flag("REQUIRE_VERIFIED_EMAIL", False)
+# Reset and verification mails asked for, per address and per client IP (every request counts).
+THROTTLE_MAIL_EMAIL = _env_rate("THROTTLE_MAIL_EMAIL", "3/900")
+THROTTLE_MAIL_IP = _env_rate("THROTTLE_MAIL_IP", "20/900")
+# A mail whose SMTP attempt fails is retried this many times, waiting up to
+# MAIL_RETRY_BACKOFF * 2**n seconds (full jitter, capped at MAIL_RETRY_BACKOFF_MAX).
+MAIL_RETRY_LIMIT = _env_int("MAIL_RETRY_LIMIT", 5)
+MAIL_RETRY_BACKOFF = 10
+MAIL_RETRY_BACKOFF_MAX = 600
+# Delivery records (at most one mail per request) are kept this long.
+MAIL_DELIVERY_HISTORY_DAYS = 7
 
 # --- Tokens ---
 ACCESS_TOKEN_TTL = _env_int("ACCESS_TOKEN_TTL", 600, minimum=1)

@@ -18,6 +18,10 @@ urlpatterns = [
     path(f"{api}logout-all", tokens.logout_all, name="logout-all"),
     path(f"{api}me", accounts.me, name="me"),
     path(f"{api}password", accounts.change_password, name="password"),
+    path(f"{api}password-reset", accounts.password_reset, name="password-reset"),
+    path(f"{api}password-reset/confirm", accounts.password_reset_confirm, name="password-reset-confirm"),
+    path(f"{api}verify-email", accounts.verify_email, name="verify-email"),
+    path(f"{api}verify-email/resend", accounts.resend_verification, name="verify-email-resend"),
     path(f"{api}sessions", tokens.sessions, name="sessions"),
     path(f"{api}sessions/<str:session_id>", tokens.session_detail, name="session-detail"),
     path(".well-known/jwks.json", tokens.jwks, name="jwks"),
@@ -27,6 +31,7 @@ urlpatterns = [
     path("api/v1/schema", ops.schema, name="schema"),
     path("admin/", admin.site.urls),
     path("account/", include("pages.urls")),
+    path("account/", include("accounts.pages")),
 ]
 
 handler404 = "authsite.ops.not_found"

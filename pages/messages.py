@@ -7,13 +7,15 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from accounts.exceptions import AccountUnavailable, EmailTaken, InvalidCredentials, Overloaded, TooManyAttempts
+from accounts.exceptions import (AccountUnavailable, EmailTaken, EmailUnverified, InvalidCredentials, MailUnavailable,
+                                 Overloaded, TooManyAttempts)
 from authsite.kit.exceptions import ValidationFailed
 
 WRONG_CREDENTIALS = "The email or password is incorrect."
 EMAIL_TAKEN = "An account with this email already exists."
 BUSY = "The service is busy. Try again in a few seconds."
 UNAVAILABLE = "This account is no longer active."
+UNVERIFIED = "Confirm your email address first: open the link we mailed you."
 
 
 def wait_text(seconds: int) -> str:
@@ -55,8 +57,10 @@ class FormErrors:
             errors.fields["email"] = [EMAIL_TAKEN]
         elif isinstance(exc, TooManyAttempts):
             errors.form.append(throttled(exc))
-        elif isinstance(exc, Overloaded):
+        elif isinstance(exc, (Overloaded, MailUnavailable)):
             errors.form.append(BUSY)
+        elif isinstance(exc, EmailUnverified):
+            errors.form.append(UNVERIFIED)
         elif isinstance(exc, AccountUnavailable):
             errors.form.append(UNAVAILABLE)
         else:

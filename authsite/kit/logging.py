@@ -32,6 +32,7 @@ _SECRET_TEXT = re.compile(
     r"|(?<![\w$:./-])(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![\w$/-])"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{16,}"  # an Authorization header value
     r"|\b[A-Za-z0-9_-]{43}\b(?=[\"'\s,}]|$)"  # a 32-byte urlsafe secret (our refresh tokens)
+    r"|(?<=[?&]token=)[^\s&#\"']+"  # a mailed link's token in a logged URL (the access log)
     r"|(?i:\"?(?:password|new_password|current_password|refresh_token|access_token)\"?\s*[:=]\s*)"
     r"(?:\"[^\"]*\"|'[^']*'|\S+)",  # key: value pairs in a dumped body
 )

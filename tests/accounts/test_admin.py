@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from accounts import passwords
 from accounts.job_models import Job
 from accounts.models import ThrottleCounter, User
 from tests.support.admin import PASSWORD, action, authenticates, staff, try_action, viewer  # noqa: F401
@@ -145,6 +146,9 @@ def test_force_password_reset_makes_the_password_unusable_and_ends_sessions(staf
     assert response.status_code == 401
     page = staff.get("/admin/accounts/user/?hash_status=unusable", secure=True)
     assert user in page.context["cl"].result_list
+    assert not passwords.verify(PASSWORD, user.password).valid
+    assert passwords.can_be_reset(user.password)
+    assert b"member@example.com" in staff.get("/admin/accounts/user/?email_verified__exact=0", secure=True).content
 
 
 @pytest.mark.parametrize("store_name", ["redis", "database"])

@@ -193,7 +193,7 @@ def test_me_returns_the_account(api: Client, user: User, tokens: dict[str, Any])
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     body = response.json()
-    assert set(body) == {"id", "email", "is_staff", "date_joined", "last_login"}
+    assert set(body) == {"id", "email", "email_verified", "is_staff", "date_joined", "last_login"}
     assert body["id"] == user.pk
     assert body["email"] == "alice@example.com"
     assert body["is_staff"] is False

@@ -17,12 +17,16 @@ pytestmark = pytest.mark.django_db
 # The status codes each operation promises (400 applies to every JSON body).
 PROMISED_STATUSES: dict[tuple[str, str], set[str]] = {
     ("post", "/api/v1/auth/signup"): {"201", "400", "409", "429", "503"},
-    ("post", "/api/v1/auth/login"): {"200", "400", "401", "429", "503"},
+    ("post", "/api/v1/auth/login"): {"200", "400", "401", "403", "429", "503"},
     ("post", "/api/v1/auth/refresh"): {"200", "400", "401"},
     ("post", "/api/v1/auth/logout"): {"204", "400", "401"},
     ("post", "/api/v1/auth/logout-all"): {"204", "401"},
     ("get", "/api/v1/auth/me"): {"200", "401"},
     ("post", "/api/v1/auth/password"): {"204", "400", "401"},
+    ("post", "/api/v1/auth/password-reset"): {"202", "400", "429", "503"},
+    ("post", "/api/v1/auth/password-reset/confirm"): {"204", "400", "503"},
+    ("post", "/api/v1/auth/verify-email"): {"204", "400"},
+    ("post", "/api/v1/auth/verify-email/resend"): {"202", "401", "429", "503"},
     ("get", "/api/v1/auth/sessions"): {"200", "401"},
     ("delete", "/api/v1/auth/sessions/{}"): {"204", "401", "404"},
     ("get", "/.well-known/jwks.json"): {"200"},
@@ -32,6 +36,7 @@ PROMISED_STATUSES: dict[tuple[str, str], set[str]] = {
     ("get", "/api/v1/schema"): {"200"},
 }
 BEARER = {"/api/v1/auth/logout", "/api/v1/auth/logout-all", "/api/v1/auth/me", "/api/v1/auth/password",
+          "/api/v1/auth/verify-email/resend",
           "/api/v1/auth/sessions", "/api/v1/auth/sessions/{}"}
 
 
