@@ -89,7 +89,7 @@ async def login(request: HttpRequest) -> HttpResponse:
             errors = FormErrors.of(exc)
         else:
             await browser_session.abegin(request, session_id)
-            setattr(request, CLIENT_TOKEN, attempt.client_token())  # the cookie: accounts.middleware
+            setattr(request, CLIENT_TOKEN, attempt.client_token(user))  # the cookie: accounts.middleware
             return _redirect("account")
     notice = await browser_session.anotice(request)
     # After a refused password the person types it again: the focus goes there.

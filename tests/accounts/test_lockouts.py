@@ -81,8 +81,8 @@ def test_a_known_clients_own_lockout_is_listed_with_the_account(store: str) -> N
     from accounts import known_clients, services
     from accounts.exceptions import InvalidCredentials
 
-    User.objects.create_user("victim@example.com", PASSWORD)
-    token = known_clients.issue("victim@example.com")
+    victim = User.objects.create_user("victim@example.com", PASSWORD)
+    token = known_clients.issue("victim@example.com", victim.password)
     for _ in range(2):
         attempt = services.login_attempt("victim@example.com", "wrong password here", "10.0.0.9", token)
         with pytest.raises(InvalidCredentials):
