@@ -315,3 +315,15 @@ def test_a_browser_that_logged_in_before_is_not_locked_out_by_strangers(member: 
     refused = post(stranger, "/account/login/", {"email": member.email, "password": PASSWORD})
     assert refused.status_code == 400 and "Too many attempts." in text(refused)
     log_in(client, member.email)  # the owner's browser still gets in
+
+
+def test_the_login_page_links_to_forgot_password_and_the_account_page_shows_verification(member: User) -> None:
+    client = browser()
+    login_page = get(client, "/account/login/").content.decode()
+    assert 'href="/account/password-reset"' in login_page and "Forgot your password?" in login_page
+    assert get(client, "/account/password-reset").status_code == 200
+    log_in(client, "member@example.com")
+    assert "not verified yet" in text(get(client, "/account/"))
+    User.objects.filter(pk=member.pk).update(email_verified=True)
+    page = text(get(client, "/account/"))
+    assert "not verified yet" not in page and "verified" in page
