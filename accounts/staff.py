@@ -15,24 +15,23 @@ from accounts.models import User
 from accounts.signals import credentials_changed
 
 
-def deactivate(users: QuerySet[User]) -> int:
-    """Deactivate active users; each save ends their sessions (accounts.receivers)."""
+def _set_active(users: QuerySet[User], active: bool) -> int:
     count = 0
-    for user in users.filter(is_active=True):
-        user.is_active = False
-        user.save(update_fields=["is_active"])
+    for user in users.filter(is_active=not active):
+        user.is_active = active
+        user.save(update_fields=["is_active"])  # deactivating ends the sessions (accounts.receivers)
         count += 1
     return count
+
+
+def deactivate(users: QuerySet[User]) -> int:
+    """Deactivate active users; each save ends their sessions (accounts.receivers)."""
+    return _set_active(users, False)
 
 
 def reactivate(users: QuerySet[User]) -> int:
     """Let inactive users log in again (their old sessions stay ended)."""
-    count = 0
-    for user in users.filter(is_active=False):
-        user.is_active = True
-        user.save(update_fields=["is_active"])
-        count += 1
-    return count
+    return _set_active(users, True)
 
 
 def revoke_sessions(user_ids: Iterable[int]) -> int:

@@ -47,12 +47,20 @@ def _user_agent(request: HttpRequest) -> str:
     return request.headers.get("User-Agent", "")[:256]
 
 
-@csrf_protect
-async def signup(request: HttpRequest) -> HttpResponse:
+async def _form_or_account(request: HttpRequest) -> HttpResponse | None:
+    """The answer to a request a form page does not serve: a wrong method, or a person who is
+    already logged in (sent to their account); None when the form should be shown or handled."""
     if request.method not in FORM_METHODS:
         return HttpResponseNotAllowed(FORM_METHODS)
     if await browser_session.acurrent(request) is not None:
         return _redirect("account")
+    return None
+
+
+@csrf_protect
+async def signup(request: HttpRequest) -> HttpResponse:
+    if (early := await _form_or_account(request)) is not None:
+        return early
     errors, email = FormErrors(), ""
     if request.method == "POST":
         email = request.POST.get("email", "")
@@ -70,10 +78,8 @@ async def signup(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 async def login(request: HttpRequest) -> HttpResponse:
-    if request.method not in FORM_METHODS:
-        return HttpResponseNotAllowed(FORM_METHODS)
-    if await browser_session.acurrent(request) is not None:
-        return _redirect("account")
+    if (early := await _form_or_account(request)) is not None:
+        return early
     errors, email = FormErrors(), ""
     if request.method == "POST":
         email = request.POST.get("email", "")
