@@ -17,7 +17,7 @@ from django.db import IntegrityError
 
 from accounts import attempts, known_clients, metrics, passwords, throttling, timing, verification
 from accounts.emails import canonical_email, clean_email
-from accounts.exceptions import AccountUnavailable, EmailTaken, EmailUnverified, InvalidCredentials
+from accounts.exceptions import AccountUnavailable, EmailTaken, EmailUnverified, InvalidCredentials, Overloaded
 from authsite.kit.exceptions import ValidationFailed
 from accounts.models import LoginAttempt, User
 from authsite.kit import twins
@@ -77,6 +77,26 @@ def check_email(raw: str) -> str:
         return clean_email(raw)
     except ValidationError as exc:
         raise ValidationFailed("Invalid input.", {"email": list(exc.messages)}) from exc
+
+
+def _ensure_room(outcomes: object) -> None:
+    try:
+        passwords.get_pool().ensure_room()
+    except Overloaded:
+        outcomes.labels("overloaded").inc()  # type: ignore[attr-defined]
+        raise
+
+
+def ensure_login_room() -> None:
+    """Raise Overloaded, counted as a refused login, while the hashing pool is full. The ASGI
+    door calls it before Django parses the request: a refusal under a flood costs next to
+    nothing. (Such a refusal has not read the email, so the audit log does not see it.)"""
+    _ensure_room(metrics.LOGIN_OUTCOMES)
+
+
+def ensure_signup_room() -> None:
+    """`ensure_login_room` for signups."""
+    _ensure_room(metrics.SIGNUP_OUTCOMES)
 
 
 @metrics.count_outcomes(metrics.SIGNUP_OUTCOMES, "signup", success="created")

@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from authsite.kit.exceptions import ValidationFailed
 
 JSON = "application/json"
+# RFC 8259 whitespace; bytes.strip() would also drop \v and \f, which JSON refuses.
+JSON_WHITESPACE = b" \t\r\n"
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -31,7 +33,7 @@ def read_json_object(request: HttpRequest, *, optional: bool = False) -> dict[st
     With `optional`, an empty body is an empty object.
     """
     body = request.body
-    if not body.strip():
+    if not body.strip(JSON_WHITESPACE):
         if optional:
             return {}
         raise ValidationFailed("Request body must be a JSON object.")

@@ -56,7 +56,11 @@ _request_children: dict[tuple[str, int], tuple[Any, Any]] = {}
 def observe_request(request: HttpRequest, status: int, seconds: float) -> None:
     """Count one answered request under its route name (never the raw path)."""
     match = request.resolver_match
-    endpoint = match.view_name if match is not None else "unmatched"
+    observe(match.view_name if match is not None else "unmatched", status, seconds)
+
+
+def observe(endpoint: str, status: int, seconds: float) -> None:
+    """Count one answered request of route `endpoint`."""
     children = _request_children.get((endpoint, status))
     if children is None:
         children = (REQUESTS.labels(endpoint, str(status)), REQUEST_SECONDS.labels(endpoint))

@@ -40,6 +40,20 @@ def _hsts() -> str:
     return value
 
 
+def api_headers(secure: bool) -> dict[str, str]:
+    """The security headers of every API answer."""
+    if settings.SECURE_HSTS_SECONDS and secure:
+        # SecurityMiddleware adds this to browser pages; API paths skip that stack.
+        return {**API_HEADERS, "Strict-Transport-Security": _hsts()}
+    return API_HEADERS
+
+
+def request_id_for(incoming: str) -> str:
+    """The request id: a sane incoming X-Request-ID, else a new one."""
+    # 24 hex digits: never mistaken for an MD5 or SHA-1 digest, which the log scrubber removes.
+    return incoming if _SAFE_ID.match(incoming) else secrets.token_hex(12)
+
+
 HOST_CHECKED_PREFIXES = ("/api/", "/.well-known/")
 
 
@@ -65,9 +79,7 @@ class RequestContextMiddleware:
                 request.get_host()
             except DisallowedHost:
                 return error_response(400, "bad_request", "Invalid Host header.")
-        incoming = request.headers.get("X-Request-ID", "")
-        # 24 hex digits: never mistaken for an MD5 or SHA-1 digest, which the log scrubber removes.
-        rid = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(12)
+        rid = request_id_for(request.headers.get("X-Request-ID", ""))
         token = request_id.set(rid)
         request.request_id = rid  # type: ignore[attr-defined]  # for logs written after this returns
         started = time.perf_counter()
@@ -78,11 +90,8 @@ class RequestContextMiddleware:
         metrics.observe_request(request, response.status_code, time.perf_counter() - started)
         response["X-Request-ID"] = rid
         if is_api_path(request.path):
-            for name, value in API_HEADERS.items():
+            for name, value in api_headers(request.is_secure()).items():
                 response.headers.setdefault(name, value)
-            if settings.SECURE_HSTS_SECONDS and request.is_secure():
-                # SecurityMiddleware adds this to browser pages; API paths skip that stack.
-                response.headers.setdefault("Strict-Transport-Security", _hsts())
         return response
 
 

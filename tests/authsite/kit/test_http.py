@@ -1,8 +1,12 @@
-"""The HTTP helpers shared by the views: which client address a request counts as."""
+"""The HTTP helpers shared by the views: which client address a request counts as, and what a
+JSON body is."""
 
 from __future__ import annotations
 
-from authsite.kit.http import UNKNOWN_CLIENT, client_ip
+import pytest
+
+from authsite.kit.exceptions import ValidationFailed
+from authsite.kit.http import UNKNOWN_CLIENT, client_ip, read_json_object
 
 
 def test_peer_rewritten_by_the_server_counts_as_one_client(rf) -> None:  # type: ignore[no-untyped-def]
@@ -31,3 +35,16 @@ def test_a_trusted_proxy_entry_is_reduced_to_its_address(rf, settings) -> None: 
     # Not an address: the proxy's own address (the peer) is used, never the text.
     junk = rf.post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="evil")
     assert client_ip(junk) == "10.0.0.2"
+
+
+@pytest.mark.parametrize("body", [b"", b" \t\r\n"])
+def test_an_optional_body_may_be_empty_or_json_whitespace(rf, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    request = rf.post("/", data=body, content_type="application/json")
+    assert read_json_object(request, optional=True) == {}
+
+
+@pytest.mark.parametrize("body", [b"\x0b", b"\x0c", b" \x0b "])
+def test_a_body_of_non_json_whitespace_is_refused_even_when_optional(rf, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    request = rf.post("/", data=body, content_type="application/json")
+    with pytest.raises(ValidationFailed):
+        read_json_object(request, optional=True)
