@@ -97,15 +97,22 @@ class HashPool:
             metrics.HASH_BUSY.dec()
             metrics.HASH_SECONDS.labels(fn.__name__).observe(time.perf_counter() - started)
 
-    def ensure_room(self) -> None:
-        """Raise Overloaded if no job could be admitted now.
+    def refusal(self) -> Overloaded | None:
+        """The Overloaded error to answer with if no job could be admitted now, else None.
 
         Callers check this before any I/O so that a flood is refused for the price of a
         comparison; `submit` still decides atomically when the hash is actually requested.
         """
         if self._admitted >= self.capacity:
             metrics.HASH_REFUSALS.inc()
-            raise Overloaded(retry_after=1)
+            return Overloaded(retry_after=1)
+        return None
+
+    def ensure_room(self) -> None:
+        """Raise Overloaded if no job could be admitted now (see `refusal`)."""
+        refusal = self.refusal()
+        if refusal is not None:
+            raise refusal
 
     def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
         """Admit a job or raise Overloaded at once; the slot frees when the job ends."""

@@ -79,24 +79,23 @@ def check_email(raw: str) -> str:
         raise ValidationFailed("Invalid input.", {"email": list(exc.messages)}) from exc
 
 
-def _ensure_room(outcomes: object) -> None:
-    try:
-        passwords.get_pool().ensure_room()
-    except Overloaded:
+def _refusal(outcomes: object) -> Overloaded | None:
+    refusal = passwords.get_pool().refusal()
+    if refusal is not None:
         outcomes.labels("overloaded").inc()  # type: ignore[attr-defined]
-        raise
+    return refusal
 
 
-def ensure_login_room() -> None:
-    """Raise Overloaded, counted as a refused login, while the hashing pool is full. The ASGI
-    door calls it before Django parses the request: a refusal under a flood costs next to
+def login_refusal() -> Overloaded | None:
+    """Overloaded (counted as a refused login) while the hashing pool is full, else None. The
+    ASGI door asks before Django parses the request: a refusal under a flood costs next to
     nothing. (Such a refusal has not read the email, so the audit log does not see it.)"""
-    _ensure_room(metrics.LOGIN_OUTCOMES)
+    return _refusal(metrics.LOGIN_OUTCOMES)
 
 
-def ensure_signup_room() -> None:
-    """`ensure_login_room` for signups."""
-    _ensure_room(metrics.SIGNUP_OUTCOMES)
+def signup_refusal() -> Overloaded | None:
+    """`login_refusal` for signups."""
+    return _refusal(metrics.SIGNUP_OUTCOMES)
 
 
 @metrics.count_outcomes(metrics.SIGNUP_OUTCOMES, "signup", success="created")

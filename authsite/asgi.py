@@ -9,6 +9,7 @@ server process starts its revocation watcher.
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -26,8 +27,8 @@ django.setup(set_prefix=False)
 django_application = LendingASGIHandler()
 # Looked up by name once the apps are loaded.
 door = Door(django_application, {
-    reverse("login"): Guard("login", "POST", import_string("accounts.services.ensure_login_room")),
-    reverse("signup"): Guard("signup", "POST", import_string("accounts.services.ensure_signup_room")),
+    reverse("login"): Guard("login", "POST", import_string("accounts.services.login_refusal")),
+    reverse("signup"): Guard("signup", "POST", import_string("accounts.services.signup_refusal")),
 })
 # Only a serving process calls it (never a management command or a Celery worker, which do not
 # load this module's lifespan).
@@ -40,6 +41,10 @@ async def _lifespan(receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             # Reads Redis's eviction policy, then keeps this process's revocation view in step
             # with the database (tokens.revocation).
+            # Everything loaded at startup lives as long as the process: the collector need
+            # not scan it again (a full collection of it would stall the loop for tens of ms).
+            gc.collect()
+            gc.freeze()
             try:
                 start_revocation_watcher()
             except Exception as exc:  # noqa: BLE001 - the server must hear why it cannot start

@@ -3,7 +3,7 @@
 Both refusals are answered here, before Django builds a request or runs any middleware:
 
 - a body larger than settings.API_MAX_BODY_BYTES (declared or streamed) gets 413;
-- a request to a guarded route (`Guard`) whose check raises, for instance a login while the
+- a request to a guarded route (`Guard`) whose check refuses it, for instance a login while the
   hashing pool is full, gets the answer the error table (settings.API_ERROR_TABLE) gives that
   exception, with the API's security headers and a request id. Such a refusal costs little
   more than the HTTP parsing, so a flood of them cannot starve the requests that are served.
@@ -32,11 +32,12 @@ ASGIApp = Callable[[Scope, Any, Any], Any]
 
 @dataclass(frozen=True)
 class Guard:
-    """A check run at the door for `method` requests to one route: it raises to refuse."""
+    """A check run at the door for `method` requests to one route: it returns the exception to
+    answer with (never raised: a flood of tracebacks would feed the cycle collector), or None."""
 
     endpoint: str  # the route name, for the request metrics
     method: str
-    check: Callable[[], None]
+    check: Callable[[], Exception | None]
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -83,10 +84,9 @@ class Door:
                 return
         guard = self.guards.get(scope["path"])
         if guard is not None and scope["method"] == guard.method:
-            try:
-                guard.check()
-            except Exception as exc:  # noqa: BLE001 - the error table decides the answer
-                await self._refuse(scope, send, exc, guard, started)
+            refusal = guard.check()
+            if refusal is not None:
+                await self._refuse(scope, send, refusal, guard, started)
                 return
         # Read the (small) body here, so a chunked upload cannot stream past the limit either.
         chunks: list[bytes] = []

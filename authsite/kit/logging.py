@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -60,6 +61,32 @@ class RequestIdFilter(logging.Filter):
             # request it attaches still carries the id.
             rid = getattr(getattr(record, "request", None), "request_id", None)
             record.request_id = rid or request_id.get()
+        return True
+
+
+class RefusalSampler(logging.Filter):
+    """On the access log: at most one line per `seconds` for answers with status `status` (503
+    refusals under a flood would otherwise write a line each, at the flood's rate). The line
+    that passes carries `suppressed`, the number of such lines dropped since the previous one;
+    /metrics counts every refusal."""
+
+    def __init__(self, status: int = 503, seconds: float = 1.0) -> None:
+        super().__init__()
+        self.status, self.seconds = status, seconds
+        self.suppressed = 0
+        self.next_at = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn's access lines: (client, method, path, http version, status).
+        if not (isinstance(args, tuple) and len(args) == 5 and args[4] == self.status):
+            return True
+        now = time.monotonic()
+        if now < self.next_at:
+            self.suppressed += 1
+            return False
+        self.next_at = now + self.seconds
+        record.suppressed, self.suppressed = self.suppressed, 0
         return True
 
 

@@ -13,7 +13,7 @@ from loadtests.bench.run import bench, combine
 def main(argv: list[str] | None = None) -> int:
     cfg = config_from_args(argv)
     tools = require_tools()
-    print(f"benchmark: about {(cfg.seconds * 11 + 40) * cfg.runs:.0f} s", flush=True)
+    print(f"benchmark: about {(cfg.seconds * (17 if cfg.two_workers else 13) + 60) * cfg.runs:.0f} s", flush=True)
     report = combine([bench(cfg, tools) for _ in range(cfg.runs)])
     text = render(report)
     print(text)

@@ -46,6 +46,7 @@ class Config:
     me_connections: int
     output: Path | None
     runs: int = 1
+    two_workers: bool = True
 
     @property
     def hash_threads(self) -> int:
@@ -76,6 +77,9 @@ class Config:
             ("seconds per measurement (BENCH_SECONDS)", f"{self.seconds:g}"),
             ("seeded users", str(self.seed_users)),
             ("throttling", "disabled (0/0): capacity, not abuse limits, is measured"),
+            ("load", "closed loop: each wrk connection sends its next request as soon as the answer "
+                     "arrives (a refused login is resent at once), except the probes and overload runs, "
+                     "whose connections pause between requests"),
         ]
 
 
@@ -101,6 +105,8 @@ def config_from_args(argv: list[str] | None = None) -> Config:
                         help="file whose bench section is rewritten; '' to skip writing")
     parser.add_argument("--runs", type=int, default=1,
                         help="whole runs; each row of the table is the run with the median ratio (BENCH_RUNS)")
+    parser.add_argument("--no-two-workers", dest="two_workers", action="store_false",
+                        help="skip the second deployment (one worker per core, generator on the same cores)")
     args = parser.parse_args(argv)
     server = parse_cpus(args.server_cpus)
     return Config(seconds=args.seconds, server_cpus=server, client_cpus=parse_cpus(args.client_cpus),
@@ -108,4 +114,5 @@ def config_from_args(argv: list[str] | None = None) -> Config:
                   queue_limit=args.queue_limit or 4 * args.hash_workers, time_cost=args.time_cost,
                   memory_cost=args.memory_cost, parallelism=args.parallelism, database=args.database,
                   pg=args.pg, redis=args.redis, seed_users=args.seed_users, me_connections=args.me_connections,
-                  output=Path(args.output) if args.output else None, runs=max(1, args.runs))
+                  output=Path(args.output) if args.output else None, runs=max(1, args.runs),
+                  two_workers=args.two_workers)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +87,60 @@ def worker_pids(server_pid: int) -> list[int]:
     spawned = [pid for pid in children(server_pid)
                if "spawn_main" in cmdline(pid) and "resource_tracker" not in cmdline(pid)]
     return spawned or [server_pid]
+
+
+def thread_cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """User + system CPU seconds of one thread (default: the process's main thread)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{tid or pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    # Fields 14 and 15 of stat (utime, stime), counted from after the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids() -> list[int]:
+    """The processes of the local PostgreSQL and Redis servers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        if name.startswith(("postgres", "redis-server")):
+            found.append(int(entry.name))
+    return found
+
+
+def _set_affinity(pid: int, cpus: set[int]) -> bool:
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.sched_setaffinity(int(task.name), cpus)
+    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+        return False
+    return True
+
+
+@contextmanager
+def services_pinned(cpus: list[int]) -> Iterator[str]:
+    """Pin PostgreSQL (its postmaster, so new backends too) and Redis to `cpus` for the block,
+    then give every one of their processes back the affinity it had (or all CPUs). Yields how
+    the services ran, for the report."""
+    before = {}
+    for pid in service_pids():
+        try:
+            before[pid] = os.sched_getaffinity(pid)
+        except (ProcessLookupError, PermissionError, OSError):
+            continue
+    pinned = [pid for pid in before if _set_affinity(pid, set(cpus))]
+    everything = set(range(os.cpu_count() or 1))
+    try:
+        if pinned and len(pinned) == len(before):
+            yield f"PostgreSQL and Redis pinned to CPU(s) {','.join(map(str, cpus))}"
+        else:
+            yield "PostgreSQL and Redis not pinned (not permitted here): they share every core"
+    finally:
+        for pid in service_pids():
+            _set_affinity(pid, before.get(pid, everything))

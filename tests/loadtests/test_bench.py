@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -103,21 +104,33 @@ def test_rows_are_ratios_against_limits_of_the_same_run(cfg: Config) -> None:
     m = run.Measurements(
         verify_rate=50.0, hash_rate=40.0, tokens={"full_us": 150.0, "hit_us": 1.5},
         wrk={"idle": wrk_result({"200": 100}, p99_ms=2.0), "trivial": wrk_result({"200": 10000}),
-             "me": wrk_result({"200": 9000}), "login": wrk_result({"200": 450}),
+             "me": wrk_result({"200": 9300}), "login": wrk_result({"200": 470}),
              "signup": wrk_result({"201": 300, "503": 1}), "busy": wrk_result({"200": 100}, p99_ms=5.0),
-             "flood2": wrk_result({"200": 450, "503": 450}), "flood10": wrk_result({"200": 450, "503": 4050})},
+             "flood32": wrk_result({"200": 400, "503": 100000}), "busy32": wrk_result({"200": 100}, p99_ms=12.0),
+             "flood2": wrk_result({"200": 470, "503": 470}), "flood10": wrk_result({"200": 470, "503": 4230})},
         samples=[(503, 0.002), (503, 0.004), (200, 0.05)], idle_rss={7: 80 * 1024}, peak_rss={7: 100 * 1024},
-        load_before=0.5, load_after=0.7)
+        load_before=0.5, load_after=0.7,
+        # 2 ms of loop CPU per login: the flood's 400 logins took 0.8 s of its 8.8 s.
+        loop_cpu={"login": 0.94, "flood32": 8.8},
+        two={"trivial": wrk_result({"200": 20000}), "me": wrk_result({"200": 17000}),
+             "login": wrk_result({"200": 900}), "signup": wrk_result({"201": 700})})
     rep = run.build_report(cfg, m, ["wrk -t1 ..."])
-    ratios = {row.figure.split(",")[0].split(" (")[0]: round(row.ratio, 3) for row in rep.rows}
-    assert ratios == {"login throughput at saturation": 0.9, "signup throughput at saturation": 0.75,
-                      "/me throughput": 0.9, "/healthz p99": 2.5, "median time to 503": 3.0,
-                      "peak RSS per worker": round(100 / 81, 3), "token verification": 0.01}
-    assert [row.ok for row in rep.rows] == [True, False, True, True, True, False, True]
-    assert rep.rows[3].figure == "/healthz p99, logins offered at 2.0x capacity"
+    two = replace(cfg, server_cpus=[0], client_cpus=[1])
+    rep = run.build_report(two, m, ["wrk -t1 ..."])
+    assert [(row.figure.split(" (")[0], round(row.ratio, 3)) for row in rep.rows] == [
+        ("login throughput at saturation", 0.94), ("signup throughput at saturation", 0.75),
+        ("/me throughput, warm token cache", 0.93), ("/healthz p99, 32 connections flooding /login closed-loop", 1.2),
+        ("event-loop CPU per 503 refusal, pool full", 0.08), ("/healthz p99, logins offered at 2.0x capacity", 2.5),
+        ("median time to 503, queue full", 3.0), ("peak RSS per worker, 10x login overload", round(100 / 81, 3)),
+        ("token verification, cache hit", 0.01), ("2 workers on 2 cores: login throughput", 0.9),
+        ("2 workers on 2 cores: signup throughput", 0.875), ("2 workers on 2 cores: /me throughput", 0.85)]
+    assert [row.ok for row in rep.rows] == [True, False, True, False, True, True, True, False, True, False, False,
+                                            False]
+    assert rep.rows[3].limit == "max(10 ms, 2 × 2.00 ms idle p99)"
     assert "non-success answers during saturation runs: {'signup': {'201': 300, '503': 1}}" in rep.notes
-    assert list(rep.generator_cpu) == ["idle probe", "/healthz", "/me", "login", "signup", "2x flood", "2x probe",
-                                       "10x flood"]
+    assert "event-loop thread CPU per login at saturation: 2.00 ms" in rep.notes[2]
+    assert list(rep.generator_cpu) == ["idle probe", "/healthz", "/me", "login", "signup", "32-connection flood",
+                                       "flood probe", "2x flood", "2x probe", "10x flood"]
 
 
 def test_report_renders_a_markdown_table(cfg: Config) -> None:

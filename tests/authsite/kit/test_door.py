@@ -36,8 +36,8 @@ class Recorder:
         await send({"type": "http.response.body", "body": body})
 
 
-def refuse() -> None:
-    raise Overloaded(retry_after=1)
+def refuse() -> Overloaded:
+    return Overloaded(retry_after=1)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.contrib.auth.hashers import make_password
 from django.test import Client, override_settings
 
 from accounts import passwords
-from authsite.kit.logging import JsonFormatter, RequestIdFilter, scrub
+from authsite.kit.logging import JsonFormatter, RefusalSampler, RequestIdFilter, scrub
 from authsite.kit.middleware import request_id
 from tests.support.legacy import FORMATS
 
@@ -188,3 +188,26 @@ def test_the_beyond_limits_warning_keeps_kind_and_parameters(json_log: io.String
     entry = next(json.loads(line) for line in json_log.getvalue().splitlines() if "beyond the cost limits" in line)
     assert entry["kind"] == "pbkdf2_sha1" and entry["params"] == "iterations=1000"
     assert stored.rsplit("$", 1)[1] not in json_log.getvalue()
+
+
+def _access(status: int) -> logging.LogRecord:
+    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                             ("127.0.0.1:5000", "POST", "/api/v1/auth/login", "1.1", status), None)
+
+
+def test_the_access_log_keeps_one_refusal_per_second_and_counts_the_rest(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    clock = [100.0]
+    monkeypatch.setattr("authsite.kit.logging.time.monotonic", lambda: clock[0])
+    sampler = RefusalSampler()
+    assert sampler.filter(_access(503))
+    assert [sampler.filter(_access(503)) for _ in range(500)] == [False] * 500
+    assert all(sampler.filter(_access(status)) for status in (200, 401, 429, 500))  # every other answer
+    clock[0] += 1.0
+    passed = _access(503)
+    assert sampler.filter(passed)
+    assert passed.suppressed == 500  # type: ignore[attr-defined]
+
+
+def test_the_service_logging_samples_uvicorns_access_lines() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    assert any(isinstance(f, RefusalSampler) for f in logger.filters)
