@@ -208,7 +208,7 @@ async def acheck(sid: str, also_get: str | None = None) -> tuple[bool, bytes | N
     """Whether session `sid` is revoked (or does not exist), plus the value of Redis key
     `also_get` fetched in the same round trip (None when absent or when Redis is not used)."""
     keys = [READY_KEY, _key(sid)] + ([also_get] if also_get else [])
-    values = await stores.acall(lambda client: client.mget(keys), lambda: None, what="revocation")
+    values = await stores.amget(keys, what="revocation")
     if values is None:
         return await sync_to_async(_db_is_revoked)(sid), None
     extra = values[2] if also_get else None

@@ -42,6 +42,8 @@ class _State:
         self.async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis_lib.Redis] = (
             weakref.WeakKeyDictionary())
         self.sync_client: redis.Redis | None = None
+        self.coalescers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Coalescer] = (
+            weakref.WeakKeyDictionary())
         self.evicting = False
 
 
@@ -175,6 +177,63 @@ async def acall(op: Callable[[aredis_lib.Redis], Awaitable[T]], fallback: Callab
     if inspect.isawaitable(result):
         return await result
     return result  # type: ignore[return-value]
+
+
+class _Coalescer:
+    """The MGETs asked for during one turn of an event loop, sent as one MGET: under load,
+    concurrent requests share a round trip instead of paying a system call each."""
+
+    def __init__(self, client: aredis_lib.Redis) -> None:
+        self.client = client
+        self.waiting: list[tuple[list[str], asyncio.Future[list[Any]]]] = []
+        self.sending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+
+    def add(self, keys: list[str]) -> asyncio.Future[list[Any]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Any]] = loop.create_future()
+        if not self.waiting:
+            # Runs after the callbacks already due in this turn: their MGETs join this one.
+            task = loop.create_task(self._send())
+            self.sending.add(task)
+            task.add_done_callback(self.sending.discard)
+        self.waiting.append((keys, future))
+        return future
+
+    async def _send(self) -> None:
+        batch, self.waiting = self.waiting, []
+        try:
+            values = await self.client.mget([key for keys, _ in batch for key in keys])
+        except BaseException as exc:  # noqa: BLE001 - every waiter hears it
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RedisError(type(exc).__name__))
+            return
+        start = 0
+        for keys, future in batch:
+            if not future.done():  # a waiter may have been cancelled (client gone)
+                future.set_result(values[start:start + len(keys)])
+            start += len(keys)
+
+
+def _coalescer(client: aredis_lib.Redis) -> _Coalescer:
+    loop = asyncio.get_running_loop()
+    coalescer = _state.coalescers.get(loop)
+    if coalescer is None or coalescer.client is not client:
+        coalescer = _state.coalescers[loop] = _Coalescer(client)
+    return coalescer
+
+
+async def amget(keys: list[str], *, what: str = "a request") -> list[Any] | None:
+    """The values of `keys` in one MGET shared with the other MGETs of this loop turn; None
+    when Redis is unset, marked down or fails now (then it is marked down)."""
+    redis_client = aclient()
+    if redis_client is None:
+        return None
+    try:
+        return await _coalescer(redis_client).add(keys)
+    except RedisError:
+        _failed(what, None)
+        return None
 
 
 async def aprobe() -> bool:
