@@ -21,7 +21,8 @@ from accounts import profiles
 from accounts.models import User
 from accounts.exceptions import InvalidCredentials, TooManyAttempts
 from accounts.services import record_login
-from tokens import codec, metrics, revocation
+from authsite.kit import asyncdb
+from tokens import codec, metrics, queries, revocation
 from tokens.cache import VerifiedTokenCache
 from tokens.exceptions import InvalidToken, SessionNotFound
 from tokens.keys import ActiveKey, ring
@@ -94,21 +95,26 @@ def sign_access(user_id: int, session_id: str, key: ActiveKey | None = None) -> 
 
 # --- Issue ---
 
+def _new_session(user: User, ip: str, user_agent: str, now: Any) -> tuple[Session, str, RefreshToken]:
+    """A new session of `user` and its first refresh token (raw, and its row), not saved."""
+    session = Session(user_id=user.pk, created_at=now, last_used_at=now, expires_at=now,
+                      ip=ip[:64], user_agent=user_agent[:256], family=secrets.token_hex(FAMILY_LENGTH // 2))
+    raw, row = _new_refresh(session, now)
+    session.expires_at = row.expires_at
+    return session, raw, row
+
+
 def start_session(user: User, ip: str, user_agent: str, with_refresh: bool = True) -> tuple[Session, str]:
     """Start a session for `user`; with `with_refresh`, also its first refresh token (returned raw)."""
     now = timezone.now()
-    user_id = user.pk
     with transaction.atomic():
         # A new session is a login: last_login rides in the same transaction (one thread hop
         # and one commit fewer). It also re-checks, under the row lock, that the password
         # verified is still the stored one and the account still active: a password change or
         # deactivation that committed while this login was hashing must not be outlived by it.
-        if not record_login(user_id, now, expected_password=user.password):
+        if not record_login(user.pk, now, expected_password=user.password):
             raise InvalidCredentials()
-        session = Session(user_id=user_id, created_at=now, last_used_at=now, expires_at=now,
-                          ip=ip[:64], user_agent=user_agent[:256], family=secrets.token_hex(FAMILY_LENGTH // 2))
-        raw, row = _new_refresh(session, now)
-        session.expires_at = row.expires_at
+        session, raw, row = _new_session(user, ip, user_agent, now)
         session.save(force_insert=True)
         if not with_refresh:  # a browser session: its id rides in the session cookie instead
             return session, ""
@@ -117,9 +123,21 @@ def start_session(user: User, ip: str, user_agent: str, with_refresh: bool = Tru
     return session, raw
 
 
+async def astart_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
+    """Async twin of `start_session` (with a refresh token): on the pool, the same checks and
+    rows in one statement (tokens.queries.ainsert_login)."""
+    if not asyncdb.enabled():
+        return await sync_to_async(start_session)(user, ip, user_agent)
+    now = timezone.now()
+    session, raw, row = _new_session(user, ip, user_agent, now)
+    if not await queries.ainsert_login(session, row, now, user.password):
+        raise InvalidCredentials()
+    return session, raw
+
+
 async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
     """Start a session (token family) for `user` and return its first token pair."""
-    session, refresh = await sync_to_async(start_session)(user, ip, user_agent)
+    session, refresh = await astart_session(user, ip, user_agent)
     await profiles.aforget(user.pk)  # /me shows last_login
     key = await ring.asigning_key()
     return TokenPair(sign_access(user.pk, str(session.pk), key), refresh, settings.ACCESS_TOKEN_TTL)
