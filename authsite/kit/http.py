@@ -31,7 +31,8 @@ def read_json_object(request: HttpRequest, *, optional: bool = False) -> dict[st
     With `optional`, an empty body is an empty object.
     """
     body = request.body
-    if not body.strip():
+    # JSON's whitespace only: a body of other blanks (a vertical tab) is not empty but invalid.
+    if not body.strip(b" \t\n\r"):
         if optional:
             return {}
         raise ValidationFailed("Request body must be a JSON object.")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from authsite.kit.http import UNKNOWN_CLIENT, client_ip
+import pytest
+
+from authsite.kit.exceptions import ValidationFailed
+from authsite.kit.http import UNKNOWN_CLIENT, client_ip, read_json_object
 
 
 def test_peer_rewritten_by_the_server_counts_as_one_client(rf) -> None:  # type: ignore[no-untyped-def]
@@ -31,3 +34,9 @@ def test_a_trusted_proxy_entry_is_reduced_to_its_address(rf, settings) -> None: 
     # Not an address: the proxy's own address (the peer) is used, never the text.
     junk = rf.post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="evil")
     assert client_ip(junk) == "10.0.0.2"
+
+
+def test_an_optional_body_of_blanks_that_json_does_not_allow_is_invalid(rf) -> None:  # type: ignore[no-untyped-def]
+    assert read_json_object(rf.post("/", b" \r\n\t", content_type="application/json"), optional=True) == {}
+    with pytest.raises(ValidationFailed):
+        read_json_object(rf.post("/", b"\x0b", content_type="application/json"), optional=True)
