@@ -2,21 +2,19 @@
 
 Each runs on the async pool (authsite.kit.asyncdb) when it is enabled, else on the ORM through
 `sync_to_async` as before; both give the same answers. The SQL is compiled from the same
-querysets the ORM path runs. Sync callers keep the ORM.
+querysets the ORM path runs (authsite.kit.asyncorm). Sync callers keep the ORM.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import QuerySet
 
 from accounts.emails import canonical_email
 from accounts.models import User
-from authsite.kit import asyncdb
+from authsite.kit import asyncdb, asyncorm
 
 
 def login_filter(user_id: int, password: str) -> QuerySet[User]:
@@ -25,22 +23,24 @@ def login_filter(user_id: int, password: str) -> QuerySet[User]:
     return User.objects.filter(pk=user_id, password=password, is_active=True)
 
 
-_BY_EMAIL = asyncdb.Query("accounts.user_by_email", lambda email: asyncdb.first_of(User.objects.filter(email=email)),
-                          email="someone@example.com")
-_EMAIL_TAKEN = asyncdb.Query("accounts.email_taken", lambda email: User.objects.filter(email=email).query.exists(),
-                             email="someone@example.com")
-_REHASH = asyncdb.Query(
+_BY_EMAIL = asyncorm.Query("accounts.user_by_email",
+                           lambda email: asyncorm.first_of(User.objects.filter(email=email)),
+                           email="someone@example.com")
+_EMAIL_TAKEN = asyncorm.Query("accounts.email_taken",
+                              lambda email: User.objects.filter(email=email).query.exists(),
+                              email="someone@example.com")
+_REHASH = asyncorm.Query(
     "accounts.store_rehash",
-    lambda pk, old, new: asyncdb.update_query(User.objects.filter(pk=pk, password=old), password=new),
+    lambda pk, old, new: asyncorm.update_query(User.objects.filter(pk=pk, password=old), password=new),
     pk=1, old="old-hash", new="new-hash")
 
 
 @cache
-def _active_user(only: tuple[str, ...] | None) -> asyncdb.Query:
+def _active_user(only: tuple[str, ...] | None) -> asyncorm.Query:
     def build(pk: int) -> QuerySet[User]:
         users = User.objects.filter(pk=pk, is_active=True)
-        return asyncdb.first_of(users.only(*only) if only else users)
-    return asyncdb.Query(f"accounts.active_user:{','.join(only or ())}", build, pk=1)
+        return asyncorm.first_of(users.only(*only) if only else users)
+    return asyncorm.Query(f"accounts.active_user:{','.join(only or ())}", build, pk=1)
 
 
 async def afind_user(email: str) -> User | None:
@@ -65,14 +65,6 @@ async def aemail_taken(email: str) -> bool:
     return await User.objects.filter(email=email).aexists()
 
 
-@cache
-def _insert_user_sql() -> tuple[str, tuple[Any, ...]]:
-    fields = asyncdb.insert_fields(User)
-    sql = (f"INSERT INTO {asyncdb.quote(User._meta.db_table)} ({', '.join(asyncdb.quote(f.column) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {asyncdb.quote(User._meta.pk.column)}")
-    return sql, fields
-
-
 async def acreate_user(email: str, password: str) -> User:
     """Create the account with an encoded `password`, every other field at its model default.
 
@@ -82,11 +74,7 @@ async def acreate_user(email: str, password: str) -> User:
     if not asyncdb.enabled():
         return await User.objects.acreate(email=email, password=password)
     user = User(email=canonical_email(email), password=password)
-    sql, fields = _insert_user_sql()
-    row = await asyncdb.fetchone(sql, asyncdb.insert_values(user, fields))
-    assert row is not None  # INSERT ... RETURNING returns its row
-    user.pk = row[0]
-    user._state.adding, user._state.db = False, DEFAULT_DB_ALIAS
+    await asyncorm.ainsert(user)
     return user
 
 

@@ -38,6 +38,14 @@ def other_backends() -> int:
         return int(cursor.fetchone()[0])
 
 
+def waiting_on_a_lock() -> bool:
+    """Whether a connection to the test database is waiting for a lock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND wait_event_type = 'Lock'")
+        return bool(cursor.fetchone()[0])
+
+
 @contextmanager
 def pool_statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The SQL of every statement sent through an async psycopg cursor (the pool's) meanwhile."""

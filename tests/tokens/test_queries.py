@@ -20,7 +20,7 @@ from accounts import passwords
 from accounts.exceptions import InvalidCredentials
 from accounts.models import User
 from tests.support.client_api import API, PASSWORD, jwt_parts, post_json
-from tests.support.dbpaths import db_path, pool_statements  # noqa: F401
+from tests.support.dbpaths import db_path, pool_statements, waiting_on_a_lock  # noqa: F401
 from tokens import services
 from tokens.models import RefreshToken, Session
 
@@ -119,12 +119,6 @@ def test_a_password_change_holding_the_row_lock_holds_the_login_back_until_it_co
     assert isinstance(outcome.get("error"), InvalidCredentials), outcome
     assert nothing_written(alice)
 
-
-def waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND wait_event_type = 'Lock'")
-        return bool(cursor.fetchone()[0])
 
 
 @pytest.mark.parametrize("account_changed", [False, True])

@@ -18,7 +18,7 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from accounts.models import ThrottleCounter, User
-from authsite.kit import asyncdb
+from authsite.kit import asyncdb, asyncorm
 from authsite.kit.errors import response_for
 from tests.support.client_api import API, PASSWORD
 from tests.support.dbpaths import field_values, other_backends
@@ -213,8 +213,8 @@ def test_a_compiled_query_reads_the_instances_the_orm_reads_select_related_inclu
     now = timezone.now()
     session = Session.objects.create(user=user, last_used_at=now, expires_at=now, family="f" * 32)
     RefreshToken.objects.create(token_hash="h" * 64, session=session, expires_at=now)
-    query = asyncdb.Query("test.refresh_with_session",
-                          lambda digest: asyncdb.first_of(RefreshToken.objects.select_related("session", "session__user")
+    query = asyncorm.Query("test.refresh_with_session",
+                          lambda digest: asyncorm.first_of(RefreshToken.objects.select_related("session", "session__user")
                                                           .filter(token_hash=digest)), digest="d" * 64)
     pooled = async_to_sync(query.first)(digest="h" * 64)
     orm = RefreshToken.objects.select_related("session", "session__user").filter(token_hash="h" * 64).first()
@@ -226,7 +226,7 @@ def test_a_compiled_query_reads_the_instances_the_orm_reads_select_related_inclu
 
 
 def test_call_values_fill_the_parameters_by_name_whatever_order_django_compiles_them_in() -> None:
-    compiled = asyncdb.compile_query(User.objects.filter(pk=7, password="p", email="e", is_staff=False),
+    compiled = asyncorm.compile_query(User.objects.filter(pk=7, password="p", email="e", is_staff=False),
                                      {"pk": 7, "password": "p", "email": "e"})
     assert compiled.sql.count("%s") == 3
     position = {name: compiled.sql.index(f'"accounts_user"."{column}" = %s')
@@ -234,12 +234,12 @@ def test_call_values_fill_the_parameters_by_name_whatever_order_django_compiles_
     values = {"pk": 8, "password": "P", "email": "E"}
     assert compiled.params(values) == [values[name] for name in sorted(values, key=position.__getitem__)]
     # A value the query holds itself stays a constant.
-    constant = asyncdb.compile_query(User.objects.filter(pk=7, email="fixed@example.com"), {"pk": 7})
+    constant = asyncorm.compile_query(User.objects.filter(pk=7, email="fixed@example.com"), {"pk": 7})
     assert sorted(constant.params({"pk": 9}), key=str) == [9, "fixed@example.com"]
 
 
 @pytest.mark.parametrize("example", [{"email": "e", "pk": 1}, {"email": "same", "password": "same"}])
 def test_example_values_must_be_distinct_parameters_of_the_query(example: dict[str, Any]) -> None:
     with pytest.raises(ImproperlyConfigured):
-        asyncdb.compile_query(User.objects.filter(email=example["email"], password=example.get("password", "x")),
+        asyncorm.compile_query(User.objects.filter(email=example["email"], password=example.get("password", "x")),
                               example)
