@@ -171,9 +171,8 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 DATABASES = {"default": _db}
-# Connections per event loop (one per worker process) of the async pool that the hot paths
-# (login, signup, refresh, /me) use on PostgreSQL without a thread hop (authsite.kit.asyncdb);
-# 0 turns it off: they use the ORM, as on SQLite.
+# Connections per event loop (one per worker) of the hot paths' async pool on PostgreSQL
+# (authsite.kit.asyncdb: no thread hop); 0: they use the ORM, as on SQLite.
 ASYNC_DB_POOL_SIZE = _env_int("ASYNC_DB_POOL_SIZE", 4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

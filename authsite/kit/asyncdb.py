@@ -1,5 +1,4 @@
-"""Async database access without thread hops: a psycopg pool per event loop, and ORM queries
-compiled once to SQL.
+"""Async database access without thread hops: a psycopg connection pool per event loop.
 
 An ORM call from async code costs a thread hop (`sync_to_async`) and the ORM's own work each
 time. Hot paths run their SQL here instead, on a `psycopg_pool.AsyncConnectionPool` of the

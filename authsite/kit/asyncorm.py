@@ -22,6 +22,7 @@ from django.db.models.sql import UpdateQuery
 
 from authsite.kit.asyncdb import Connection, Row, execute, fetchall, fetchone, once
 
+
 @dataclass(frozen=True)
 class Compiled:
     """The SQL of a query, where each call's values go in it, and how its rows become model
@@ -40,7 +41,13 @@ class Compiled:
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
         """The SQL's parameters for one call's `values` (by name)."""
+        if values.keys() != self.names:
+            raise TypeError(f"the query takes the values {sorted(self.names)}, got {sorted(values)}")
         return [values[name] if name is not None else constant for name, constant in self.slots]
+
+    @property
+    def names(self) -> set[str]:
+        return {name for name, _ in self.slots if name is not None}
 
     def instances(self, rows: Sequence[Row]) -> list[Model]:
         """Model instances of `rows`, as the ORM's ModelIterable makes them (select_related included)."""
