@@ -175,18 +175,22 @@ _lock = threading.Lock()
 _closing: set[asyncio.Task[None]] = set()
 
 
-def reset(**kwargs: object) -> None:
-    """Forget the settings read and the SQL compiled; close every pool (each from its own loop)."""
+def reset(*, keep_compiled: bool = False) -> None:
+    """Forget the settings read (and the SQL compiled, unless `keep_compiled`); close every
+    pool, each from its own loop."""
     global _state
     with _lock:
         old, _state = _state, _State()
+        if keep_compiled:
+            _state.compiled = old.compiled
     for entry in old.pools.values():
         entry.retire()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: object) -> None:
     if setting in ("ASYNC_DB_POOL_SIZE", "DATABASES"):
-        reset()
+        # The SQL depends on the database, not on the pool's size.
+        reset(keep_compiled=setting == "ASYNC_DB_POOL_SIZE")
 
 
 setting_changed.connect(_on_setting_changed)
