@@ -1,7 +1,7 @@
 """The account reads and writes of the hot paths (login, signup, /me), as coroutines.
 
 Each runs on the async pool (authsite.kit.asyncdb) when it is enabled, else on the ORM through
-`sync_to_async` as before; both give the same answers. The SQL is compiled from the same
+`sync_to_async`; both give the same answers. The SQL is compiled from the same
 querysets the ORM path runs (authsite.kit.asyncorm). Sync callers keep the ORM.
 """
 
