@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from accounts import queries
 from accounts.exceptions import AccountUnavailable
 from accounts.models import User
 from authsite.kit import stores
@@ -44,7 +45,7 @@ async def aget_profile(user_id: int, prefetched: bytes | None = None) -> dict[st
     cached = await stores.acall(lambda client: client.get(key), lambda: None, what="profiles")
     if cached is not None:
         return orjson.loads(cached)
-    user = await User.objects.filter(pk=user_id, is_active=True).only(*FIELDS).afirst()
+    user = await queries.aactive_user(user_id, only=FIELDS)
     if user is None:
         raise AccountUnavailable()
     profile = profile_of(user)

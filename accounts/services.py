@@ -9,13 +9,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from accounts import attempts, known_clients, metrics, passwords, throttling, timing, verification
+from accounts import attempts, known_clients, metrics, passwords, queries, throttling, timing, verification
 from accounts.emails import canonical_email, clean_email
 from accounts.exceptions import AccountUnavailable, EmailTaken, EmailUnverified, InvalidCredentials, Overloaded
 from authsite.kit.exceptions import ValidationFailed
@@ -106,11 +105,11 @@ async def asignup(raw_email: str, password: str, ip: str) -> User:
     passwords.get_pool().ensure_room()
     # Every well-formed signup attempt counts against the IP, taken or not.
     await throttling.aacquire(throttling.signup_limits(ip))
-    if await User.objects.filter(email=email).aexists():
+    if await queries.aemail_taken(email):
         raise EmailTaken()
     encoded = await passwords.ahash(password)
     try:
-        user = await User.objects.acreate(email=email, password=encoded)
+        user = await queries.acreate_user(email, encoded)
     except IntegrityError as exc:  # lost a race with a concurrent signup
         raise EmailTaken() from exc
     await verification.aqueue_after_signup(user.pk)
@@ -131,8 +130,7 @@ def _find_user(email: str) -> User | None:
     return User.objects.filter(email=email).first()
 
 
-async def _afind_user(email: str) -> User | None:
-    return await User.objects.filter(email=email).afirst()
+_afind_user = queries.afind_user  # the async twin
 
 
 class _Seen:
@@ -239,22 +237,26 @@ def record_login(user_id: int, when: datetime, expected_password: str) -> bool:
     just verified); False otherwise. Sync: runs inside the caller's transaction, and its row
     lock orders it against a concurrent password change. Callers drop the cached profile
     afterwards (accounts.profiles.forget)."""
-    return bool(User.objects.filter(pk=user_id, password=expected_password, is_active=True)
-                .update(last_login=when))
+    return bool(queries.login_filter(user_id, expected_password).update(last_login=when))
 
 
 def store_upgrade(user: User, new_hash: str) -> None:
     """Replace `user`'s stored hash with `new_hash` unless it changed since `user` was read."""
     # Compare-and-swap on the old value: never overwrite a hash changed meanwhile (a password
     # change, an admin reset or a rehash job).
-    updated = User.objects.store_rehash(user.pk, user.password, new_hash)
+    _note_upgrade(user, new_hash, User.objects.store_rehash(user.pk, user.password, new_hash))
+
+
+def _note_upgrade(user: User, new_hash: str, updated: bool) -> None:
     if updated:
         user.password = new_hash
     else:
         logger.info("hash upgrade skipped: hash changed concurrently", extra={"user_id": user.pk})
 
 
-astore_upgrade = sync_to_async(store_upgrade)  # the async twin
+async def astore_upgrade(user: User, new_hash: str) -> None:
+    """Async twin of `store_upgrade`."""
+    _note_upgrade(user, new_hash, await queries.astore_rehash(user.pk, user.password, new_hash))
 
 
 async def achange_password(user_id: int, current: str, new: str, ip: str = "") -> None:

@@ -171,6 +171,9 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 DATABASES = {"default": _db}
+# Connections per event loop (one per worker) of the hot paths' async pool on PostgreSQL
+# (authsite.kit.asyncdb: no thread hop); 0: they use the ORM, as on SQLite.
+ASYNC_DB_POOL_SIZE = _env_int("ASYNC_DB_POOL_SIZE", 4)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Shared fast store (cache, revocation fast path, throttle counters). ---

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from tests.support import servers  # noqa: F401  (fixture helpers)
-from tests.support.commit_hooks import on_commit_at_code_level  # noqa: F401
+from tests.support.commit_hooks import on_commit_at_code_level, uses_test_transaction  # noqa: F401
 from tests.support.servers import live_server_factory  # noqa: F401
 
 IN_CI = os.environ.get("CI") == "true"
@@ -33,6 +34,18 @@ def _attempts_written_by_tests() -> None:
     Servers started by tests (uvicorn) keep the background writer."""
     settings.LOGIN_ATTEMPT_FLUSH_SECONDS = 10**6
     settings.LOGIN_ATTEMPT_BATCH = 10**6
+
+
+@pytest.fixture(autouse=True)
+def _async_pool_only_where_rows_commit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A `db` test's rows live in a transaction that never commits, which the async pool's own
+    connections (authsite.kit.asyncdb) cannot see: such tests run the hot paths on the ORM.
+    Transactional tests and the servers that tests start use the pool."""
+    if uses_test_transaction(request):
+        with override_settings(ASYNC_DB_POOL_SIZE=0):
+            yield
+    else:
+        yield
 
 
 @pytest.fixture(autouse=True)

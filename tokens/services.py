@@ -14,14 +14,14 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from accounts import profiles
 from accounts.models import User
 from accounts.exceptions import InvalidCredentials, TooManyAttempts
 from accounts.services import record_login
-from tokens import codec, metrics, revocation
+from authsite.kit import asyncdb, twins
+from tokens import codec, metrics, queries, revocation
 from tokens.cache import VerifiedTokenCache
 from tokens.exceptions import InvalidToken, SessionNotFound
 from tokens.keys import ActiveKey, ring
@@ -94,21 +94,26 @@ def sign_access(user_id: int, session_id: str, key: ActiveKey | None = None) -> 
 
 # --- Issue ---
 
+def _new_session(user: User, ip: str, user_agent: str, now: Any) -> tuple[Session, str, RefreshToken]:
+    """A new session of `user` and its first refresh token (raw, and its row), not saved."""
+    session = Session(user_id=user.pk, created_at=now, last_used_at=now, expires_at=now,
+                      ip=ip[:64], user_agent=user_agent[:256], family=secrets.token_hex(FAMILY_LENGTH // 2))
+    raw, row = _new_refresh(session, now)
+    session.expires_at = row.expires_at
+    return session, raw, row
+
+
 def start_session(user: User, ip: str, user_agent: str, with_refresh: bool = True) -> tuple[Session, str]:
     """Start a session for `user`; with `with_refresh`, also its first refresh token (returned raw)."""
     now = timezone.now()
-    user_id = user.pk
     with transaction.atomic():
         # A new session is a login: last_login rides in the same transaction (one thread hop
         # and one commit fewer). It also re-checks, under the row lock, that the password
         # verified is still the stored one and the account still active: a password change or
         # deactivation that committed while this login was hashing must not be outlived by it.
-        if not record_login(user_id, now, expected_password=user.password):
+        if not record_login(user.pk, now, expected_password=user.password):
             raise InvalidCredentials()
-        session = Session(user_id=user_id, created_at=now, last_used_at=now, expires_at=now,
-                          ip=ip[:64], user_agent=user_agent[:256], family=secrets.token_hex(FAMILY_LENGTH // 2))
-        raw, row = _new_refresh(session, now)
-        session.expires_at = row.expires_at
+        session, raw, row = _new_session(user, ip, user_agent, now)
         session.save(force_insert=True)
         if not with_refresh:  # a browser session: its id rides in the session cookie instead
             return session, ""
@@ -117,9 +122,21 @@ def start_session(user: User, ip: str, user_agent: str, with_refresh: bool = Tru
     return session, raw
 
 
+async def astart_session(user: User, ip: str, user_agent: str) -> tuple[Session, str]:
+    """Async twin of `start_session` (with a refresh token): on the pool, the same checks and
+    rows in one statement (tokens.queries.ainsert_login)."""
+    if not asyncdb.enabled():
+        return await sync_to_async(start_session)(user, ip, user_agent)
+    now = timezone.now()
+    session, raw, row = _new_session(user, ip, user_agent, now)
+    if not await queries.ainsert_login(session, row, now, user.password):
+        raise InvalidCredentials()
+    return session, raw
+
+
 async def aissue_pair(user: User, ip: str = "", user_agent: str = "") -> TokenPair:
     """Start a session (token family) for `user` and return its first token pair."""
-    session, refresh = await sync_to_async(start_session)(user, ip, user_agent)
+    session, refresh = await astart_session(user, ip, user_agent)
     await profiles.aforget(user.pk)  # /me shows last_login
     key = await ring.asigning_key()
     return TokenPair(sign_access(user.pk, str(session.pk), key), refresh, settings.ACCESS_TOKEN_TTL)
@@ -184,88 +201,107 @@ def _count_refresh(session: Session, now: Any) -> None:
     session.refresh_count += 1
 
 
-def _take(row: RefreshToken, session: Session, now: Any) -> bool:
+def _io(step: Any, *args: Any) -> twins.Io:
+    # A rotation's `db` is sync (OrmRotation) or async (PoolRotation), driven by the matching twin.
+    return twins.Io(step, step, args)
+
+
+def _take(row: RefreshToken, session: Session, now: Any, db: Any) -> twins.Core[bool]:
     """Mark `row` used; False when it was used already and this is not a retry."""
     if row.used_at is None:
         row.used_at = now
-        row.save(update_fields=["used_at"])
+        yield _io(db.mark_used, row)
         return True
     grace = settings.REFRESH_RETRY_GRACE  # 0: no retries, every second use is reuse
     if not grace or row.used_at < now - timedelta(seconds=grace) or row.expires_at <= now:
         return False
     # Presented again just after its rotation: the client probably never got the answer. Its
     # successor, never used, dies (used and expired: presenting it later is reuse).
-    return bool(RefreshToken.objects.filter(session=session, used_at__isnull=True).update(used_at=now, expires_at=now))
+    return bool((yield _io(db.end_unused, session, now)))
 
 
-def _store(new_row: RefreshToken, used: RefreshToken, now: Any) -> None:
+def _store(new_row: RefreshToken, used: RefreshToken, now: Any, db: Any) -> twins.Core[None]:
     """Save the session's new refresh token. Reuse detection needs only the token just used
     (and one superseded by a retry); older used tokens are still recognised by their family
     prefix. So the oldest other used row becomes the new token: no row per refresh, and no
     more statements than an insert."""
-    oldest = (RefreshToken.objects.filter(session_id=used.session_id, used_at__lt=now).exclude(pk=used.pk)
-              .order_by("used_at").values("pk")[:1])
-    recycled = RefreshToken.objects.filter(pk__in=Subquery(oldest)).update(
-        token_hash=new_row.token_hash, used_at=None, expires_at=new_row.expires_at, created_at=now)
-    if not recycled:
-        new_row.save()
+    if not (yield _io(db.recycle, used, new_row, now)):
+        yield _io(db.insert, new_row)
 
 
-def _pruned_family_member(refresh_token: str) -> Reused:
+def _pruned_family_member(refresh_token: str, db: Any) -> twins.Core[Reused]:
     """An unknown refresh token that starts with a live session's family was issued to it and
     used long ago (its row was pruned): reuse. Anything else is just unknown."""
     family = refresh_token[:FAMILY_LENGTH]
     if len(refresh_token) > FAMILY_LENGTH and all(c in "0123456789abcdef" for c in family):
-        sid = Session.objects.filter(family=family, revoked_at__isnull=True).values_list("pk", flat=True).first()
+        sid = yield _io(db.live_family_session, family)
         if sid is not None:
             return Reused(str(sid))
     raise InvalidToken("unknown refresh")
 
 
-def _use_refresh_token(refresh_token: str, ip: str, key: ActiveKey) -> Rotated | Reused:
-    """Use a refresh token once, replacing it with a new one in the same session. The access
-    token is signed in the same transaction: a signing failure rolls the rotation back."""
+def _rotation(refresh_token: str, ip: str, key: ActiveKey, db: Any) -> twins.Core[Rotated | Reused]:
+    """The one core of a refresh (see authsite.kit.twins), run inside one transaction: use a
+    refresh token once, replacing it with a new one in the same session. The access token is
+    signed in the transaction too: a signing failure rolls the rotation back. `db` reads and
+    writes: tokens.queries.OrmRotation or PoolRotation."""
     now = timezone.now()
-    with transaction.atomic():
-        row = (RefreshToken.objects.select_for_update().select_related("session", "session__user")
-               .filter(token_hash=digest_refresh_token(refresh_token)).first())
-        if row is None:
-            return _pruned_family_member(refresh_token)
-        session = row.session
-        if (session.revoked_at is not None or not session.user.is_active or _session_ends(session) <= now
-                or (row.used_at is None and row.expires_at <= now)):
-            raise InvalidToken("refresh no longer valid")
-        _count_refresh(session, now)
-        if not _take(row, session, now):
-            return Reused(str(session.pk))  # the family is compromised
-        raw, new_row = _new_refresh(session, now)
-        _store(new_row, row, now)
-        session.last_used_at = now
-        session.expires_at = new_row.expires_at
-        if ip:
-            session.ip = ip[:64]
-        session.save(update_fields=["last_used_at", "expires_at", "ip", "refresh_window_start", "refresh_count"])
-        access = sign_access(session.user_id, str(session.pk), key)
+    row = yield _io(db.locked_refresh, digest_refresh_token(refresh_token))
+    if row is None:
+        return (yield from _pruned_family_member(refresh_token, db))
+    session = row.session
+    if (session.revoked_at is not None or not session.user.is_active or _session_ends(session) <= now
+            or (row.used_at is None and row.expires_at <= now)):
+        raise InvalidToken("refresh no longer valid")
+    _count_refresh(session, now)
+    if not (yield from _take(row, session, now, db)):
+        return Reused(str(session.pk))  # the family is compromised
+    raw, new_row = _new_refresh(session, now)
+    yield from _store(new_row, row, now, db)
+    session.last_used_at = now
+    session.expires_at = new_row.expires_at
+    if ip:
+        session.ip = ip[:64]
+    yield _io(db.save_session, session)
+    access = sign_access(session.user_id, str(session.pk), key)
     return Rotated(TokenPair(access, raw, settings.ACCESS_TOKEN_TTL))
+
+
+def _check_shape(refresh_token: str) -> None:
+    if not refresh_token or len(refresh_token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("shape")
+
+
+def _revoke_reused(outcome: Reused) -> None:
+    """A used refresh token came back: revoke its whole session (raises InvalidToken)."""
+    logger.warning("security: refresh token reuse detected",
+                   extra={"event": "refresh_reuse", "session_id": outcome.session_id})
+    revocation.revoke_sessions(session_ids=[outcome.session_id], reason="refresh_reuse")
+    raise InvalidToken("refresh reuse")
 
 
 def refresh(refresh_token: str, ip: str = "", key: ActiveKey | None = None) -> TokenPair:
     """Exchange a refresh token for a new pair; a reused one revokes its whole session."""
-    if not refresh_token or len(refresh_token) > MAX_TOKEN_LENGTH:
-        raise InvalidToken("shape")
-    outcome = _use_refresh_token(refresh_token, ip, key or ring.signing_key())
+    _check_shape(refresh_token)
+    key = key or ring.signing_key()
+    with transaction.atomic():
+        outcome = twins.run(_rotation(refresh_token, ip, key, queries.OrmRotation()))
     if isinstance(outcome, Reused):
-        logger.warning("security: refresh token reuse detected",
-                       extra={"event": "refresh_reuse", "session_id": outcome.session_id})
-        revocation.revoke_sessions(session_ids=[outcome.session_id], reason="refresh_reuse")
-        raise InvalidToken("refresh reuse")
-    return outcome.pair
+        _revoke_reused(outcome)
+    return outcome.pair  # type: ignore[union-attr]
 
 
 async def arefresh(refresh_token: str, ip: str = "") -> TokenPair:
-    """Async twin of `refresh`."""
+    """Async twin of `refresh`: on the pool, the rotation's transaction on one pooled connection."""
     key = await ring.asigning_key()
-    return await sync_to_async(refresh)(refresh_token, ip, key)
+    if not asyncdb.enabled():
+        return await sync_to_async(refresh)(refresh_token, ip, key)
+    _check_shape(refresh_token)
+    async with asyncdb.transaction() as conn:
+        outcome = await twins.arun(_rotation(refresh_token, ip, key, queries.PoolRotation(conn)))
+    if isinstance(outcome, Reused):
+        await sync_to_async(_revoke_reused)(outcome)  # rare: the revocation path stays the ORM's
+    return outcome.pair  # type: ignore[union-attr]
 
 
 # --- Revoke ---

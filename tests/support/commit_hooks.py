@@ -16,7 +16,8 @@ from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 
-def _uses_test_transaction(request: pytest.FixtureRequest) -> bool:
+def uses_test_transaction(request: pytest.FixtureRequest) -> bool:
+    """Whether the test runs inside pytest-django's never-committed per-test transaction."""
     if {"transactional_db", "live_server_factory", "live_server"} & set(request.fixturenames):
         return False
     marker = request.node.get_closest_marker("django_db")
@@ -39,7 +40,7 @@ def _run_pending(conn: BaseDatabaseWrapper) -> None:
 
 @pytest.fixture(autouse=True)
 def on_commit_at_code_level(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    if not _uses_test_transaction(request):
+    if not uses_test_transaction(request):
         yield
         return
     request.getfixturevalue("db")
