@@ -234,7 +234,7 @@ ARGON2_PARALLELISM = _env_int("ARGON2_PARALLELISM", 1, minimum=1)
 HASH_WORKERS = _env_int("HASH_WORKERS", _cpus(), minimum=1)
 HASH_QUEUE_LIMIT = _env_int("HASH_QUEUE_LIMIT", 4 * HASH_WORKERS, minimum=0)
 # Nice value of hashing threads: keeps the event loop thread ahead of them.
-HASH_THREAD_NICE = 10
+HASH_THREAD_NICE = _env_int("HASH_THREAD_NICE", 10, minimum=0)
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 1024
 PASSWORD_HASHERS = [
