@@ -43,11 +43,14 @@ class Attempt:
     def limits(self, known_client: str | None) -> list[throttling.Limit]:
         return throttling.limits_for(self.email, self.ip, known_client)
 
-    def cleared_on_success(self, known_client: str | None) -> list[str]:
-        """The counter a success resets: this client's own one."""
+    def cleared_on_success(self, known_client: str | None, limits: list[throttling.Limit]) -> list[str]:
+        """The counter a success resets: this client's own one, if that limit is in force (an
+        unused counter needs no call to Redis)."""
         if known_client is not None:
-            return [throttling.known_client_key(known_client)]
-        return [throttling.account_ip_key(self.email, self.ip)]
+            key = throttling.known_client_key(known_client)
+        else:
+            key = throttling.account_ip_key(self.email, self.ip)
+        return [key] if any(lim.key == key for lim in limits) else []
 
     def client_token(self, user: User) -> str:
         """The known-client token to hand back after `user` logged in (same client id)."""
@@ -173,7 +176,7 @@ def _authenticate(attempt: Attempt, password: str, seen: _Seen) -> twins.Core[Us
     if not ok or user is None:
         throttling.report_lockouts(filled)
         raise InvalidCredentials()  # the acquired slot stays counted: this is the failure
-    yield twins.Io(throttling.release, throttling.arelease, (limits, attempt.cleared_on_success(known)))
+    yield twins.Io(throttling.release, throttling.arelease, (limits, attempt.cleared_on_success(known, limits)))
     return user
 
 

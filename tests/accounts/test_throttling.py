@@ -241,3 +241,39 @@ def test_ipv6_addresses_of_one_64_share_counters() -> None:
     assert throttling.ip_key(a) != throttling.ip_key("2001:db8:1:3::1")
     assert throttling.ip_key("::ffff:10.0.0.1") == throttling.ip_key("10.0.0.1")
     assert throttling.ip_key("10.0.0.1") != throttling.ip_key("10.0.0.2")
+
+
+def _scripts_sent_by_a_login(email: str) -> int:
+    """Log in once through the service on a fresh loop; the throttle scripts it sent to Redis."""
+    import asyncio
+
+    from accounts import services
+
+    async def run() -> int:
+        client = stores.aclient()
+        sent = [0]
+        real = client.evalsha  # type: ignore[union-attr]
+
+        async def evalsha(*args: Any, **kwargs: Any) -> Any:
+            sent[0] += 1
+            return await real(*args, **kwargs)
+
+        client.evalsha = evalsha  # type: ignore[union-attr, method-assign]
+        await services.aauthenticate(services.login_attempt(email, PASSWORD, "10.0.0.1"), PASSWORD)
+        return sent[0]
+
+    return asyncio.run(run())
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(THROTTLE_ACCOUNT_IP=OFF, THROTTLE_ACCOUNT=OFF, THROTTLE_IP=OFF)
+def test_with_every_limit_off_a_login_asks_redis_nothing_about_throttles() -> None:
+    make_user()
+    assert _scripts_sent_by_a_login("victim@example.com") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(THROTTLE_ACCOUNT_IP=(3, 900), THROTTLE_ACCOUNT=OFF, THROTTLE_IP=OFF)
+def test_a_successful_login_counts_and_clears_in_two_scripts() -> None:
+    make_user()
+    assert _scripts_sent_by_a_login("victim@example.com") == 2  # acquire, then release + forget
