@@ -20,7 +20,7 @@ from django.db.models import QuerySet, Subquery
 from accounts.models import User
 from accounts.queries import login_filter
 from authsite.kit import asyncdb, asyncorm
-from tokens.models import RefreshToken, Session
+from tokens.models import RefreshToken, Revocation, Session
 
 _EXAMPLE_WHEN = datetime(2000, 1, 2, 3, 4, 5, tzinfo=UTC)
 _EXAMPLE_LATER = datetime(2000, 1, 2, 3, 4, 6, tzinfo=UTC)
@@ -171,3 +171,57 @@ class PoolRotation:
 
     async def save_session(self, session: Session) -> None:
         await asyncorm.asave_fields(session, ROTATED_SESSION_FIELDS, self.conn)
+
+
+# --- Logout ---
+
+def session_of_refresh(digest: str, user_id: int) -> QuerySet[RefreshToken]:
+    """The session id of the refresh token with this digest, if it is `user_id`'s."""
+    return RefreshToken.objects.filter(token_hash=digest, session__user_id=user_id).values_list("session_id", flat=True)
+
+
+_session_of_refresh = asyncorm.Query("tokens.session_of_refresh",
+                                     lambda digest, user_id: asyncorm.first_of(session_of_refresh(digest, user_id)),
+                                     digest="example-digest", user_id=1)
+
+
+async def asession_of_refresh(digest: str, user_id: int) -> str | None:
+    row = await _session_of_refresh.fetchone(digest=digest, user_id=user_id)
+    return None if row is None else str(row[0])
+
+
+def _revoke_statement() -> str:
+    """Revoke the live sessions among an array of ids and journal each one: ONE statement."""
+    q = asyncorm.quote
+    session, journal = Session._meta, Revocation._meta
+
+    def col(meta: Any, name: str) -> str:
+        return q(meta.get_field(name).column)
+
+    return (f"WITH revoked AS (UPDATE {q(session.db_table)} SET {col(session, 'revoked_at')} = %s, "
+            f"{col(session, 'revoked_reason')} = %s WHERE {col(session, 'id')} = ANY(%s) "
+            f"AND {col(session, 'revoked_at')} IS NULL RETURNING {col(session, 'id')}) "
+            f"INSERT INTO {q(journal.db_table)} ({col(journal, 'session_id')}, {col(journal, 'revoked_at')}, "
+            f"{col(journal, 'published')}) SELECT {col(session, 'id')}, %s, false FROM revoked "
+            f"RETURNING {col(journal, 'id')}, {col(journal, 'session_id')}")
+
+
+async def arevoke(session_ids: list[str], when: datetime, reason: str) -> list[tuple[int, str]]:
+    """Revoke the live sessions among `session_ids` (committed on return); their journal
+    entries (sequence number, session id)."""
+    sql = await asyncdb.once("tokens.revoke", _revoke_statement)
+    ids = [uuid.UUID(str(sid)) for sid in session_ids]
+    rows = await asyncdb.fetchall(sql, [when, reason[:32], ids, when])
+    return [(seq, str(sid)) for seq, sid in rows]
+
+
+def _published_statement() -> str:
+    q = asyncorm.quote
+    journal = Revocation._meta
+    published, pk = q(journal.get_field("published").column), q(journal.pk.column)
+    return f"UPDATE {q(journal.db_table)} SET {published} = true WHERE {pk} = ANY(%s) AND NOT {published}"
+
+
+async def amark_published(seqs: list[int]) -> None:
+    """Mark these journal entries told to Redis."""
+    await asyncdb.execute(await asyncdb.once("tokens.published", _published_statement), [seqs])

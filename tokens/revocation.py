@@ -35,6 +35,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from authsite.kit import stores
+from tokens import queries
 from tokens.models import Revocation, Session
 
 logger = logging.getLogger(__name__)
@@ -132,24 +133,57 @@ def revoke_sessions(*, reason: str, user_id: int | None = None,
     return [str(i) for i in ids]
 
 
-def publish(entries: Sequence[Entry]) -> None:
-    """Tell Redis about committed revocations, then mark them published in the journal."""
-    if not entries:
-        return
+def _told(entries: Sequence[Entry]) -> Any:
+    """The pipeline that tells Redis about `entries` (sync or async client alike); the caller
+    runs it."""
     top = max(seq for seq, _ in entries)
     _note_known(top)
 
-    def write(client: Any) -> bool:
+    def pipeline(client: Any) -> Any:
         pipe = client.pipeline(transaction=False)
         for _, sid in entries:
             pipe.set(_key(sid), "1", ex=key_ttl())
         pipe.eval(_RAISE, 1, READY_KEY, top)
-        pipe.execute()
+        return pipe
+
+    return pipeline
+
+
+def publish(entries: Sequence[Entry]) -> None:
+    """Tell Redis about committed revocations, then mark them published in the journal."""
+    if not entries:
+        return
+    pipeline = _told(entries)
+
+    def tell(client: Any) -> bool:
+        pipeline(client).execute()
         return True
 
     # When Redis is unusable the rows stay unpublished: a watcher publishes them later.
-    if stores.call(write, lambda: False, what="revocation"):
+    if stores.call(tell, lambda: False, what="revocation"):
         Revocation.objects.filter(pk__in=[seq for seq, _ in entries], published=False).update(published=True)
+
+
+async def apublish(entries: Sequence[Entry]) -> None:
+    """Async twin of `publish`, on the async pool (authsite.kit.asyncdb)."""
+    if not entries:
+        return
+    pipeline = _told(entries)
+
+    async def tell(client: Any) -> bool:
+        await pipeline(client).execute()
+        return True
+
+    if await stores.acall(tell, lambda: False, what="revocation"):
+        await queries.amark_published([seq for seq, _ in entries])
+
+
+async def arevoke_sessions(*, reason: str, session_ids: Sequence[object]) -> list[str]:
+    """`revoke_sessions(session_ids=...)` on the async pool: the sessions revoked and journalled
+    in one statement (committed), then Redis told."""
+    entries = await queries.arevoke([str(sid) for sid in session_ids], timezone.now(), reason)
+    await apublish(entries)
+    return [sid for _, sid in entries]
 
 
 def _reload_on(client: Any) -> int:

@@ -306,18 +306,35 @@ async def arefresh(refresh_token: str, ip: str = "") -> TokenPair:
 
 # --- Revoke ---
 
+def _other_refresh(refresh_token: str | None) -> str | None:
+    """The digest of a logout's optional refresh token, if it has a sane length."""
+    if refresh_token and len(refresh_token) <= MAX_TOKEN_LENGTH:
+        return digest_refresh_token(refresh_token)
+    return None
+
+
 def logout(claims: AccessClaims, refresh_token: str | None = None) -> None:
     """End the caller's session, and the session of `refresh_token` if it is the caller's too."""
     revocation.revoke_sessions(session_ids=[claims.session_id], reason="logout")
-    if refresh_token and len(refresh_token) <= MAX_TOKEN_LENGTH:
-        other = (RefreshToken.objects.filter(token_hash=digest_refresh_token(refresh_token), session__user_id=claims.user_id)
-                 .values_list("session_id", flat=True).first())
+    digest = _other_refresh(refresh_token)
+    if digest is not None:
+        other = queries.session_of_refresh(digest, claims.user_id).first()
         if other is not None:
             revocation.revoke_sessions(session_ids=[other], reason="logout")
 
 
 async def alogout(claims: AccessClaims, refresh_token: str | None = None) -> None:
-    await sync_to_async(logout)(claims, refresh_token)
+    """Async twin of `logout`: on the async pool, one statement revokes both sessions."""
+    if not asyncdb.enabled():
+        await sync_to_async(logout)(claims, refresh_token)
+        return
+    ids = [claims.session_id]
+    digest = _other_refresh(refresh_token)
+    if digest is not None:
+        other = await queries.asession_of_refresh(digest, claims.user_id)
+        if other is not None:
+            ids.append(other)
+    await revocation.arevoke_sessions(session_ids=ids, reason="logout")
 
 
 def revoke_user_sessions(user_id: int, reason: str) -> list[str]:
