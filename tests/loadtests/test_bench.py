@@ -197,3 +197,26 @@ def test_the_repository_file_has_exactly_one_bench_section() -> None:
     text = (ROOT / "docs" / "benchmarks.md").read_text()
     assert text.count(report.START) == 1 and text.count(report.END) == 1
     assert report.replace_section(text, "x").count(report.START) == 1
+
+
+def test_the_profile_groups_a_sample_by_its_innermost_known_frame() -> None:
+    from loadtests.bench import profile
+
+    django = "get_response_async (django/core/handlers/base.py:162)"
+    psycopg = "execute (psycopg/cursor_async.py:113)"
+    assert profile.group_of([django, "afind_user (accounts/queries.py:49)", psycopg]) == "psycopg (database client)"
+    assert profile.group_of([django, "login (tokens/views.py:29)"]) == "authsite services and views"
+    assert profile.group_of([django]) == "Django request cycle and middleware"
+    assert profile.group_of(["Runner.run (asyncio/runners.py:118)"]) == profile.LOOP_C
+
+
+def test_the_profile_counts_only_the_event_loop_threads_samples(tmp_path: Path) -> None:
+    from loadtests.bench import profile
+
+    raw = tmp_path / "raw.txt"
+    loop = "thread (7): MainThread;main (authsite/serve.py:25);Runner.run (asyncio/runners.py:118)"
+    raw.write_text(f"{loop};acheck (tokens/revocation.py:211);send (redis/asyncio/client.py:9) 30\n"
+                   f"{loop};RequestResponseCycle.run_asgi (uvicorn/protocols/http/httptools_impl.py:422) 10\n"
+                   f"{loop} 20\n"
+                   "thread (8): argon2_0;verify (argon2/low_level.py:1) 500\n")
+    assert profile.loop_profile(raw, 7) == {"redis-py (Redis client)": 30, "uvicorn HTTP": 10, profile.LOOP_C: 20}
