@@ -59,14 +59,16 @@ def observe_request(request: HttpRequest, status: int, seconds: float) -> None:
     observe(match.view_name if match is not None else "unmatched", status, seconds)
 
 
-def observe(endpoint: str, status: int, seconds: float) -> None:
-    """Count one answered request of route `endpoint`."""
+def observe(endpoint: str, status: int, seconds: float | None) -> None:
+    """Count one answered request of route `endpoint`, and time it unless `seconds` is None (a
+    refusal at the door: no work to time, and a flood of them would drown the route's latency)."""
     children = _request_children.get((endpoint, status))
     if children is None:
         children = (REQUESTS.labels(endpoint, str(status)), REQUEST_SECONDS.labels(endpoint))
         _request_children[(endpoint, status)] = children
     children[0].inc()
-    children[1].observe(seconds)
+    if seconds is not None:
+        children[1].observe(seconds)
 
 
 # --- The view ---
