@@ -99,6 +99,15 @@ def thread_cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def threads_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of every thread of `pid`, by thread id."""
+    try:
+        tids = [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except FileNotFoundError:
+        return {}
+    return {tid: thread_cpu_seconds(pid, tid) for tid in tids}
+
+
 def service_pids() -> list[int]:
     """The processes of the local PostgreSQL and Redis servers."""
     found = []
