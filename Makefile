@@ -71,8 +71,8 @@ loadtest: venv
 # Benchmark: starts its own server, database (authsite_bench), Redis db 15 and Celery worker,
 # measures, stops them, prints the table and rewrites its own section of docs/benchmarks.md
 # (between the bench:start / bench:end markers). Needs wrk and taskset: when one is missing it
-# prints the apt-get command and stops. BENCH_SECONDS = length of each of its ~11 measurements
-# (default: 3 runs, about 6 minutes).
+# prints the apt-get command and stops. BENCH_SECONDS = length of each of its ~16 measurements
+# (default: 3 runs, about 12 minutes).
 BENCH_SECONDS ?= 10
 # Whole runs; each table row is the run with the median ratio (a shared machine drifts between runs).
 BENCH_RUNS ?= 3
