@@ -16,6 +16,7 @@ from accounts import throttling
 from accounts.models import ThrottleCounter, User
 from authsite.kit import stores
 from tests.support.argon2_spy import Argon2Spy, argon2_spy  # noqa: F401
+from tests.support.counting import count_calls
 from tests.support.tokens import issue_pair
 
 PASSWORD = "correct horse battery staple"
@@ -250,15 +251,7 @@ def _scripts_sent_by_a_login(email: str) -> int:
     from accounts import services
 
     async def run() -> int:
-        client = stores.aclient()
-        sent = [0]
-        real = client.evalsha  # type: ignore[union-attr]
-
-        async def evalsha(*args: Any, **kwargs: Any) -> Any:
-            sent[0] += 1
-            return await real(*args, **kwargs)
-
-        client.evalsha = evalsha  # type: ignore[union-attr, method-assign]
+        sent = count_calls(stores.aclient(), "evalsha")
         await services.aauthenticate(services.login_attempt(email, PASSWORD, "10.0.0.1"), PASSWORD)
         return sent[0]
 

@@ -4,13 +4,15 @@ connections see only committed rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 
 from authsite.kit import asyncdb
@@ -36,6 +38,47 @@ def other_backends() -> int:
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid()")
         return int(cursor.fetchone()[0])
+
+
+def while_a_lock_is_held(hold: Callable[[], None], act: Callable[[], Any]) -> dict[str, Any]:
+    """Run `hold` in a transaction on one thread and, once it holds its locks, `act` on another;
+    check that `act` waits for the lock; let `hold` commit. Returns `act`'s outcome: {"result":
+    ...} or {"error": the exception it raised}."""
+    locked, release = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                hold()
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def actor() -> None:
+        try:
+            outcome["result"] = act()
+        except Exception as exc:  # noqa: BLE001 - examined by the caller
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    first, second = threading.Thread(target=holder), threading.Thread(target=actor)
+    first.start()
+    try:
+        assert locked.wait(10)
+        second.start()
+        deadline = time.monotonic() + 10
+        while not waiting_on_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert waiting_on_a_lock(), "the second thread is not waiting for the row lock"
+        assert second.is_alive() and not outcome
+    finally:
+        release.set()
+        first.join(10)
+    second.join(10)
+    return outcome
 
 
 def waiting_on_a_lock() -> bool:

@@ -4,15 +4,12 @@ transaction."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+
 from django.test import Client
 from django.utils import timezone
 
@@ -20,7 +17,7 @@ from accounts import passwords
 from accounts.exceptions import InvalidCredentials
 from accounts.models import User
 from tests.support.client_api import API, PASSWORD, jwt_parts, post_json
-from tests.support.dbpaths import db_path, pool_statements, waiting_on_a_lock  # noqa: F401
+from tests.support.dbpaths import db_path, pool_statements, while_a_lock_is_held  # noqa: F401
 from tokens import services
 from tokens.models import RefreshToken, Session
 
@@ -82,43 +79,11 @@ def test_an_account_changed_after_the_password_was_verified_gets_no_session(alic
 
 def test_a_password_change_holding_the_row_lock_holds_the_login_back_until_it_commits(alice: User) -> None:
     verified = User.objects.get(pk=alice.pk)
-    locked, release = threading.Event(), threading.Event()
-    outcome: dict[str, Any] = {}
-
-    def change_password() -> None:
-        try:
-            with transaction.atomic():
-                User.objects.filter(pk=alice.pk).update(password=passwords.hash_password("changed while hashing"))
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    def log_in() -> None:
-        try:
-            outcome["pair"] = issue(verified)
-        except Exception as exc:  # noqa: BLE001 - examined below
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    changer, login = threading.Thread(target=change_password), threading.Thread(target=log_in)
-    changer.start()
-    try:
-        assert locked.wait(10)
-        login.start()
-        deadline = time.monotonic() + 10
-        while not waiting_on_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert waiting_on_a_lock(), "the login write is not waiting for the row lock"
-        assert login.is_alive() and not outcome
-    finally:
-        release.set()
-        changer.join(10)
-    login.join(10)
+    outcome = while_a_lock_is_held(
+        lambda: User.objects.filter(pk=alice.pk).update(password=passwords.hash_password("changed while hashing")),
+        lambda: issue(verified))
     assert isinstance(outcome.get("error"), InvalidCredentials), outcome
     assert nothing_written(alice)
-
 
 
 @pytest.mark.parametrize("account_changed", [False, True])

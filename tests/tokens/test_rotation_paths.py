@@ -3,20 +3,18 @@ one transaction and the ORM's give the same rotations, refusals, reuse detection
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection, transaction
+
 from django.utils import timezone
 
 from accounts.exceptions import TooManyAttempts
 from accounts.models import User
 from tests.support.client_api import PASSWORD
-from tests.support.dbpaths import db_path, waiting_on_a_lock  # noqa: F401
+from tests.support.dbpaths import db_path, while_a_lock_is_held  # noqa: F401
 from tokens import codec, services
 from tokens.exceptions import InvalidToken
 from tokens.models import RefreshToken, Revocation, Session
@@ -127,41 +125,13 @@ def test_a_signing_failure_rolls_the_rotation_back(pair: services.TokenPair, set
 def test_a_concurrent_use_holding_the_token_row_waits_and_then_counts_as_reuse(pair: services.TokenPair,
                                                                                settings: Any) -> None:
     settings.REFRESH_RETRY_GRACE = 0
-    locked, release = threading.Event(), threading.Event()
-    outcome: dict[str, Any] = {}
 
     def use_elsewhere() -> None:  # another refresh of the same token, holding its row
-        try:
-            with transaction.atomic():
-                row = RefreshToken.objects.select_for_update().get(pk=row_of(pair.refresh_token).pk)
-                row.used_at = timezone.now()
-                row.save(update_fields=["used_at"])
-                locked.set()
-                release.wait(10)
-        finally:
-            connection.close()
+        row = RefreshToken.objects.select_for_update().get(pk=row_of(pair.refresh_token).pk)
+        row.used_at = timezone.now()
+        row.save(update_fields=["used_at"])
 
-    def use_here() -> None:
-        try:
-            outcome["pair"] = refresh(pair.refresh_token)
-        except Exception as exc:  # noqa: BLE001 - examined below
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    other, mine = threading.Thread(target=use_elsewhere), threading.Thread(target=use_here)
-    other.start()
-    try:
-        assert locked.wait(10)
-        mine.start()
-        deadline = time.monotonic() + 10
-        while not waiting_on_a_lock() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert waiting_on_a_lock() and mine.is_alive() and not outcome
-    finally:
-        release.set()
-        other.join(10)
-    mine.join(10)
+    outcome = while_a_lock_is_held(use_elsewhere, lambda: refresh(pair.refresh_token))
     assert isinstance(outcome.get("error"), InvalidToken), outcome
     assert Session.objects.get().revoked_reason == "refresh_reuse"
 

@@ -9,20 +9,12 @@ import pytest
 import redis
 
 from authsite.kit import stores
+from tests.support.counting import count_calls
 
 
 def counting_mgets() -> list[int]:
     """Count the MGET commands this loop's client sends (each still goes to Redis)."""
-    client = stores.aclient()
-    sent = [0]
-    real = client.mget  # type: ignore[union-attr]
-
-    async def mget(*args: object, **kwargs: object) -> object:
-        sent[0] += 1
-        return await real(*args, **kwargs)
-
-    client.mget = mget  # type: ignore[union-attr, method-assign]
-    return sent
+    return count_calls(stores.aclient(), "mget")
 
 
 @pytest.fixture
