@@ -4,7 +4,8 @@ Django behind the door (authsite.kit.door): API bodies over API_MAX_BODY_BYTES g
 logins and signups are refused with 503 while the hashing pool is full, both before Django's
 request cycle. Django itself runs with request threads lent from a pool
 (authsite.kit.handler). The application also answers the ASGI lifespan: at startup each
-server process starts its revocation watcher.
+server process freezes the heap it loaded out of the collector's way, tunes its logging for
+serving (authsite.kit.logging.tune_for_serving) and starts its revocation watcher.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from authsite.kit.door import Door, Guard
 from authsite.kit.handler import LendingASGIHandler
+from authsite.kit.logging import tune_for_serving as tune_logging_for_serving
 
 Scope = dict[str, Any]
 
@@ -45,6 +47,7 @@ async def _lifespan(receive: Any, send: Any) -> None:
             # not scan it again (a full collection of it would stall the loop for tens of ms).
             gc.collect()
             gc.freeze()
+            tune_logging_for_serving()
             try:
                 start_revocation_watcher()
             except Exception as exc:  # noqa: BLE001 - the server must hear why it cannot start

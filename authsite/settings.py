@@ -412,8 +412,7 @@ METRICS_TOKEN = _env("METRICS_TOKEN")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "authsite.kit.logging.RequestIdFilter"},
-                "refusal_sampler": {"()": "authsite.kit.logging.RefusalSampler"}},
+    "filters": {"request_id": {"()": "authsite.kit.logging.RequestIdFilter"}},
     "formatters": {
         "plain": {"()": "authsite.kit.logging.PlainFormatter",
                   "fmt": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -424,7 +423,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO" if not DEBUG else "DEBUG"},
     # django.request logs every 4xx answer as a WARNING; those are expected answers (a wrong password, a
     # bad token), so only 5xx (ERROR) reach the log.
-    # Requests refused with 503 under a flood: one access line per second, with the count dropped.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"},
-                "uvicorn.access": {"filters": ["refusal_sampler"]}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django.request": {"level": "ERROR"}},
 }

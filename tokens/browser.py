@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts import profiles
 from accounts.models import User
-from tokens import services
+from tokens import selectors, services
 from tokens.models import Session
 
 # last_used_at is written at most this often per session: a page view is not a write.
@@ -50,7 +50,7 @@ async def alive(session_id: str) -> Session | None:
 
 async def alist(user_id: int, current_session_id: str) -> list[dict[str, object]]:
     """The user's live sessions, the current one marked."""
-    return await sync_to_async(services.live_sessions)(user_id, current_session_id)
+    return await selectors.alive_sessions(user_id, current_session_id)
 
 
 async def aend(user_id: int, session_id: str, reason: str = "logout") -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -175,7 +175,11 @@ async def apublish(entries: Sequence[Entry]) -> None:
         return True
 
     if await stores.acall(tell, lambda: False, what="revocation"):
-        await queries.amark_published([seq for seq, _ in entries])
+        try:
+            await queries.amark_published([seq for seq, _ in entries])
+        except DatabaseError as exc:
+            # Committed and told: only the bookkeeping is missing, and a watcher redoes it.
+            logger.warning("revocations published but not marked: %s", type(exc).__name__)
 
 
 async def arevoke_sessions(*, reason: str, session_ids: Sequence[object]) -> list[str]:

@@ -20,7 +20,7 @@ from accounts import profiles
 from accounts.models import User
 from accounts.exceptions import InvalidCredentials, TooManyAttempts
 from accounts.services import record_login
-from authsite.kit import asyncdb, twins
+from authsite.kit import asyncdb, background, twins
 from tokens import codec, metrics, queries, revocation
 from tokens.cache import VerifiedTokenCache
 from tokens.exceptions import InvalidToken, SessionNotFound
@@ -324,7 +324,12 @@ def logout(claims: AccessClaims, refresh_token: str | None = None) -> None:
 
 
 async def alogout(claims: AccessClaims, refresh_token: str | None = None) -> None:
-    """Async twin of `logout`: on the async pool, one statement revokes both sessions."""
+    """Async twin of `logout`: on the async pool, one statement revokes both sessions. Like the
+    other revocations, it finishes even if the client goes away meanwhile."""
+    await background.uncancellable(_alogout(claims, refresh_token))
+
+
+async def _alogout(claims: AccessClaims, refresh_token: str | None) -> None:
     if not asyncdb.enabled():
         await sync_to_async(logout)(claims, refresh_token)
         return
@@ -343,7 +348,7 @@ def revoke_user_sessions(user_id: int, reason: str) -> list[str]:
 
 
 async def alogout_all(claims: AccessClaims) -> None:
-    await sync_to_async(revoke_user_sessions)(claims.user_id, "logout_all")
+    await background.uncancellable(sync_to_async(revoke_user_sessions)(claims.user_id, "logout_all"))
 
 
 def revoke_session(user_id: int | None, session_id: str, reason: str = "revoked") -> None:
@@ -357,28 +362,7 @@ def revoke_session(user_id: int | None, session_id: str, reason: str = "revoked"
 
 
 async def arevoke_session(user_id: int, session_id: str) -> None:
-    await sync_to_async(revoke_session)(user_id, session_id)
-
-
-# --- List ---
-
-def live_sessions(user_id: int, current_session_id: str) -> list[dict[str, Any]]:
-    """The user's sessions that can still be used, newest first; `current` marks the caller's."""
-    now = timezone.now()
-    rows = Session.objects.filter(user_id=user_id, revoked_at__isnull=True, expires_at__gt=now)
-    return [
-        {"id": str(s.pk), "created_at": s.created_at, "last_used_at": s.last_used_at, "ip": s.ip,
-         "user_agent": s.user_agent, "current": str(s.pk) == current_session_id}
-        for s in rows
-    ]
-
-
-def list_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
-    return live_sessions(claims.user_id, claims.session_id)
-
-
-async def alist_sessions(claims: AccessClaims) -> list[dict[str, Any]]:
-    return await sync_to_async(list_sessions)(claims)
+    await background.uncancellable(sync_to_async(revoke_session)(user_id, session_id))
 
 
 # --- Housekeeping ---

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from accounts import services as accounts
 from authsite.kit.errors import api_endpoint
 from authsite.kit.http import client_ip, json_response, no_content, read_json_object, string_fields
-from tokens import keys, services
+from tokens import keys, selectors, services
 
 # Short: relying parties must pick up a rotated key quickly (and refetch on an unknown kid).
 JWKS_MAX_AGE = 60
@@ -57,7 +57,8 @@ async def logout_all(request: HttpRequest) -> HttpResponse:
 
 @api_endpoint("GET", authenticated=True)
 async def sessions(request: HttpRequest) -> HttpResponse:
-    rows = await services.alist_sessions(request.auth)  # type: ignore[attr-defined]
+    auth = request.auth  # type: ignore[attr-defined]
+    rows = await selectors.alive_sessions(auth.user_id, auth.session_id)
     return json_response({"sessions": rows})
 
 

@@ -8,7 +8,6 @@ class KitConfig(AppConfig):
     label = "authsite_kit"
 
     def ready(self) -> None:
-        from authsite.kit import checks, logging, metrics  # noqa: F401  (checks registers system checks)
+        from authsite.kit import checks, metrics  # noqa: F401  (checks registers system checks)
 
         metrics.start_process_bookkeeping()
-        logging.skip_unused_record_fields()

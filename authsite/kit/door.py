@@ -46,6 +46,18 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+def _is_secure(scope: Scope) -> bool:
+    """Whether the request came over https, as Django's HttpRequest.is_secure() decides (a
+    trusted proxy's SECURE_PROXY_SSL_HEADER first, else the connection's scheme)."""
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy:
+        name, expected = proxy
+        value = _header(scope, name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1"))
+        if value is not None:
+            return value.decode("latin-1").split(",", 1)[0].strip() == expected
+    return scope.get("scheme") == "https"
+
+
 async def _answer(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [*headers, (b"content-length", str(len(body)).encode())]})
@@ -122,7 +134,7 @@ class Door:
         return rendered
 
     async def _refuse(self, scope: Scope, send: Any, exc: Exception, guard: Guard) -> None:
-        status, headers, body = self._rendered(exc, scope.get("scheme") == "https")
+        status, headers, body = self._rendered(exc, _is_secure(scope))
         rid = request_id_for((_header(scope, b"x-request-id") or b"").decode("latin-1"))
         await _answer(send, status, [*headers, (b"x-request-id", rid.encode())], body)
         metrics.observe(guard.endpoint, status, None)

@@ -64,14 +64,21 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def skip_unused_record_fields() -> None:
-    """Stop filling LogRecord fields no formatter here prints (the caller's file and line, thread,
-    process and asyncio task names): every log call, the access log's above all, costs less.
-    (The Logging HOWTO's "Optimization" section.)"""
+def tune_for_serving() -> None:
+    """For a serving process: stop filling LogRecord fields no formatter here prints (the
+    caller's file and line, thread, process and asyncio task names), so every log call, the
+    access log's above all, costs less (the Logging HOWTO's "Optimization" section); and sample
+    uvicorn's access lines of 503 refusals (`RefusalSampler`). A record logged with
+    `stack_info=True` then carries no stack."""
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    if hasattr(logging, "logAsyncioTasks"):  # Python 3.12+
+        logging.logAsyncioTasks = False
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RefusalSampler) for f in access.filters):
+        access.addFilter(RefusalSampler())
 
 
 class RefusalSampler(logging.Filter):

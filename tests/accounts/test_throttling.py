@@ -270,3 +270,5 @@ def test_with_every_limit_off_a_login_asks_redis_nothing_about_throttles() -> No
 def test_a_successful_login_counts_and_clears_in_two_scripts() -> None:
     make_user()
     assert _scripts_sent_by_a_login("victim@example.com") == 2  # acquire, then release + forget
+    # Forgotten, not merely decremented: the counter in force is gone.
+    assert stores.client().exists(throttling.account_ip_key("victim@example.com", "10.0.0.1")) == 0  # type: ignore[union-attr]

@@ -17,8 +17,12 @@ print(sorted(t.name for t in threading.enumerate()))
 """
 
 LIFESPAN = """
-import asyncio, gc, threading
+import asyncio, gc, logging, logging.config, threading
+import uvicorn.config
+# As `uvicorn authsite.asgi:application` does before it imports the application.
+logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
 from authsite.asgi import application
+from authsite.kit.logging import RefusalSampler
 
 async def main():
     incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
@@ -28,7 +32,10 @@ async def main():
     async def send(message):
         sent.append(message["type"])
     await application({"type": "lifespan"}, receive, send)
-    print(sent, sorted(t.name for t in threading.enumerate()), "frozen", gc.get_freeze_count())
+    access = logging.getLogger("uvicorn.access")
+    print(sent, sorted(t.name for t in threading.enumerate()), "access", len(access.handlers),
+          any(isinstance(f, RefusalSampler) for f in access.filters), logging._srcfile is None,
+          "frozen", gc.get_freeze_count())
 
 asyncio.run(main())
 """
@@ -53,3 +60,9 @@ def test_the_lifespan_startup_starts_the_watcher() -> None:
 def test_the_lifespan_startup_freezes_what_was_loaded_out_of_the_collectors_way() -> None:
     frozen = int(_run(LIFESPAN).split("frozen")[1])
     assert frozen > 10_000  # Django, the apps and their modules
+
+
+def test_the_lifespan_startup_samples_refusals_in_uvicorns_own_access_log() -> None:
+    # Under plain uvicorn its access logger keeps its handler; the sampler is added to it, and
+    # records skip the caller lookup.
+    assert "access 1 True True frozen" in _run(LIFESPAN)

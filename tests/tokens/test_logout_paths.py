@@ -4,10 +4,11 @@ ORM's revoke the same sessions, journal them, tell Redis, and refuse the tokens 
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
+from django.db import connections
 
 from accounts.models import User
-from authsite.kit import stores
+from authsite.kit import background, stores
 from tests.support.client_api import PASSWORD
 from tests.support.dbpaths import db_path  # noqa: F401
 from tokens import revocation, services
@@ -89,3 +90,30 @@ def test_with_redis_unreachable_the_revocation_holds_and_waits_in_the_journal(al
     assert Session.objects.get().revoked_at is not None
     assert Revocation.objects.get().published is False  # a watcher publishes it later
     assert refused(pair)  # the database answers meanwhile
+
+
+def test_a_logout_whose_client_went_away_still_ends_the_session_and_tells_redis(alice: User) -> None:
+    import asyncio
+
+    claims = claims_of(login(alice))
+
+    async def client_gone() -> None:
+        request = asyncio.ensure_future(services.alogout(claims))
+        for _ in range(3):  # into the database round trips
+            await asyncio.sleep(0)
+        request.cancel()  # what Django does to a view whose client disconnected
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        published = sync_to_async(Revocation.objects.filter(published=True).exists)
+        try:
+            for _ in range(500):  # the server's loop goes on; here, wait for the rest of the work
+                if not background.running() and await published():
+                    return
+                await asyncio.sleep(0.01)
+        finally:
+            await sync_to_async(connections.close_all)()  # the ORM's thread of this loop
+
+    asyncio.run(client_gone())
+    assert Session.objects.get().revoked_at is not None
+    assert Revocation.objects.get().published is True
+    assert stores.client().get(revocation._key(claims.session_id)) == b"1"  # type: ignore[union-attr]

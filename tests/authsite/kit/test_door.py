@@ -68,6 +68,19 @@ def test_the_refusal_is_the_error_tables_answer_with_the_api_headers(door: Door)
     assert answer.headers["x-request-id"] == "probe-1"
 
 
+@pytest.mark.parametrize(("proto", "hsts"), [("https", True), ("http", False), ("https, http", True), (None, False)])
+def test_a_refusal_carries_hsts_when_django_would_call_the_request_secure(door: Door, settings, proto: str | None,  # type: ignore[no-untyped-def]
+                                                                         hsts: bool) -> None:
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    headers = {"X-Forwarded-Proto": proto} if proto else {}
+    answer = call(door, "POST", "/api/v1/auth/login", headers=headers)
+    assert ("strict-transport-security" in answer.headers) is hsts
+    settings.SECURE_PROXY_SSL_HEADER = None  # no trusted proxy: the connection's own scheme
+    assert "strict-transport-security" in call(door, "POST", "/api/v1/auth/login", scheme="https").headers
+    assert "strict-transport-security" not in call(door, "POST", "/api/v1/auth/login", headers=headers).headers
+
+
 def test_a_refusal_gets_a_fresh_request_id_unless_a_sane_one_came(door: Door) -> None:
     first = call(door, "POST", "/api/v1/auth/login", headers={"X-Request-ID": "bad id\u00e9"})
     second = call(door, "POST", "/api/v1/auth/login")

@@ -64,7 +64,9 @@ def test_concurrent_requests_each_get_their_own_thread(handler: LendingASGIHandl
         return [a.status for a in answers]
 
     assert asyncio.run(many()) == [200] * 6
-    assert 1 <= len(handler._idle) <= 6
+    # Six requests in flight at once borrowed six threads, each used by its own request.
+    assert len({id(thread) for thread in handler._idle}) == len(handler._idle) == 6
+    assert all(thread.used for thread in handler._idle)
 
 
 def test_threads_beyond_the_idle_limit_are_shut_down(handler: LendingASGIHandler, monkeypatch) -> None:  # type: ignore[no-untyped-def]

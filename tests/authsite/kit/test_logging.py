@@ -206,14 +206,3 @@ def test_the_access_log_keeps_one_refusal_per_second_and_counts_the_rest(monkeyp
     passed = _access(503)
     assert sampler.filter(passed)
     assert passed.suppressed == 500  # type: ignore[attr-defined]
-
-
-def test_the_service_logging_samples_uvicorns_access_lines() -> None:
-    logger = logging.getLogger("uvicorn.access")
-    assert any(isinstance(f, RefusalSampler) for f in logger.filters)
-
-
-def test_records_skip_the_fields_no_formatter_prints() -> None:
-    # Set when the kit's app is ready: no stack walk for the caller's file and line per record.
-    assert logging._srcfile is None  # type: ignore[attr-defined]
-    assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)
