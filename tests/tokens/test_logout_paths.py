@@ -117,3 +117,23 @@ def test_a_logout_whose_client_went_away_still_ends_the_session_and_tells_redis(
     assert Session.objects.get().revoked_at is not None
     assert Revocation.objects.get().published is True
     assert stores.client().get(revocation._key(claims.session_id)) == b"1"  # type: ignore[union-attr]
+
+
+def test_a_revocation_told_to_redis_but_not_marked_is_still_a_successful_logout(alice: User) -> None:
+    from django.db import connection
+
+    pair = login(alice)
+    with connection.cursor() as cursor:  # the journal refuses to be marked published
+        cursor.execute("CREATE FUNCTION refuse_mark() RETURNS trigger AS $$ BEGIN "
+                       "RAISE EXCEPTION 'marking refused'; END $$ LANGUAGE plpgsql")
+        cursor.execute(f"CREATE TRIGGER refuse_mark BEFORE UPDATE ON {Revocation._meta.db_table} "
+                       "FOR EACH ROW EXECUTE FUNCTION refuse_mark()")
+    try:
+        logout(pair)  # no error reaches the caller
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER refuse_mark ON {Revocation._meta.db_table}")
+            cursor.execute("DROP FUNCTION refuse_mark()")
+    assert Session.objects.get().revoked_at is not None
+    assert Revocation.objects.get().published is False  # a watcher marks it later
+    assert refused(pair)
