@@ -5,8 +5,8 @@ Both refusals are answered here, before Django builds a request or runs any midd
 - a body larger than settings.API_MAX_BODY_BYTES (declared or streamed) gets 413;
 - a request to a guarded route (`Guard`) whose check refuses it, for instance a login while the
   hashing pool is full, gets the answer the error table (settings.API_ERROR_TABLE) gives that
-  exception, with the API's security headers and a request id. Such a refusal costs little
-  more than the HTTP parsing, so a flood of them cannot starve the requests that are served.
+  exception, with the API's security headers and a request id. Such a refusal costs the event
+  loop little more than uvicorn's HTTP parsing of the request.
 
 The body of every other API request is read here once and replayed to Django.
 """
