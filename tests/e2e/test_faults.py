@@ -15,6 +15,7 @@ import pytest
 from accounts.models import User
 from tests.support.private_postgres import private_postgres
 from tests.support.private_redis import private_redis
+from tests.support.workers import bearer, me_everywhere
 from tests.support.servers import run_uvicorn, server_env
 
 PASSWORD = "correct horse battery staple"
@@ -27,23 +28,6 @@ def login(http: httpx.Client, email: str = EMAIL) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     return response.json()
 
-
-def bearer(pair: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {pair['access_token']}"}
-
-
-def me_everywhere(server: Any, pair: dict[str, Any], expect: int, *, workers: int = 2, minimum: int = 12) -> None:
-    """GET /me over new connections until every worker process answered; all answers `expect`."""
-    pids: set[int | None] = set()
-    for sent in range(1, 200):
-        status, headers, body, pid = server.request("GET", f"{A}/me", headers=bearer(pair))
-        assert status == expect, (status, body[:200], pid)
-        if expect == 401:
-            assert b'"invalid_token"' in body and headers["www-authenticate"] == 'Bearer error="invalid_token"'
-        pids.add(pid)
-        if sent >= minimum and len(pids - {None}) >= workers:
-            return
-    raise AssertionError(f"only reached processes {pids}")
 
 
 def wait_ready(http: httpx.Client, timeout: float = 20.0) -> httpx.Response:
