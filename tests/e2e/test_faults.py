@@ -15,7 +15,7 @@ import pytest
 from accounts.models import User
 from tests.support.private_postgres import private_postgres
 from tests.support.private_redis import private_redis
-from tests.support.workers import bearer, me_everywhere
+from tests.support.every_worker import bearer, me_everywhere
 from tests.support.servers import run_uvicorn, server_env
 
 PASSWORD = "correct horse battery staple"

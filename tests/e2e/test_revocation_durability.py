@@ -25,7 +25,7 @@ import pytest
 from accounts.models import User
 from tests.support.private_redis import private_redis
 from tests.support import servers
-from tests.support.workers import bearer, me_everywhere
+from tests.support.every_worker import bearer, me_everywhere
 from tokens.models import Session
 
 PASSWORD = "correct horse battery staple"
