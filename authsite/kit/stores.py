@@ -226,14 +226,7 @@ def _coalescer(client: aredis_lib.Redis) -> _Coalescer:
 async def amget(keys: list[str], *, what: str = "a request") -> list[Any] | None:
     """The values of `keys` in one MGET shared with the other MGETs of this loop turn; None
     when Redis is unset, marked down or fails now (then it is marked down)."""
-    redis_client = aclient()
-    if redis_client is None:
-        return None
-    try:
-        return await _coalescer(redis_client).add(keys)
-    except RedisError:
-        _failed(what, None)
-        return None
+    return await acall(lambda client: _coalescer(client).add(keys), lambda: None, what=what)
 
 
 async def aprobe() -> bool:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from loadtests import stack
 from loadtests.bench.config import SEED_PASSWORD, SEED_PREFIX, config_from_args, cpu_list
-from loadtests.bench.machine import require_tools, services_pinned, worker_pids
+from loadtests.bench.machine import require_tools, services_pinned, threads_cpu_seconds, worker_pids
 from loadtests.bench.run import argon2_rate
 from loadtests.bench.wrk import Wrk
 
@@ -48,16 +48,6 @@ GROUPS = [
 LOOP_C = "event loop C code and system calls (uvloop, sockets)"
 # py-spy's innermost Python frame while the thread runs uvloop's own C code.
 LOOP_FRAME = "Runner.run (asyncio/runners.py"
-
-
-def thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds of every thread of `pid`."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    found = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        found[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
-    return found
 
 
 def group_of(frames: list[str]) -> str:
@@ -85,12 +75,12 @@ def loop_profile(raw: Path, loop_tid: int) -> collections.Counter[str]:
 def per_request(gen: Wrk, pid: int, mode: str, connections: int, seconds: float,
                 spy: list[str] | None = None) -> tuple[int, dict[int, float]]:
     """Run wrk; (successful requests, CPU seconds per thread meanwhile)."""
-    before = thread_cpu(pid)
+    before = threads_cpu_seconds(pid)
     profiler = subprocess.Popen(spy) if spy else None
     result = gen.run(mode, connections, seconds)
     if profiler:
         profiler.wait()
-    after = thread_cpu(pid)
+    after = threads_cpu_seconds(pid)
     done = result.statuses.get("200", 0) + result.statuses.get("201", 0)
     return done, {tid: after[tid] - before.get(tid, 0.0) for tid in after}
 
