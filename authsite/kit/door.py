@@ -21,7 +21,7 @@ import orjson
 from django.conf import settings
 
 from authsite.kit import metrics
-from authsite.kit.errors import response_for
+from authsite.kit.errors import error_body, response_for
 from authsite.kit.middleware import api_headers, request_id_for
 
 Scope = dict[str, Any]
@@ -65,7 +65,7 @@ async def _answer(send: Any, status: int, headers: list[tuple[bytes, bytes]], bo
 
 
 async def _too_large(send: Any, limit: int) -> None:
-    body = orjson.dumps({"error": "payload_too_large", "message": f"Request body exceeds {limit} bytes."})
+    body = orjson.dumps(error_body("payload_too_large", f"Request body exceeds {limit} bytes."))
     await _answer(send, 413, [(b"content-type", b"application/json"), (b"connection", b"close")], body)
 
 
@@ -75,8 +75,8 @@ class Door:
     def __init__(self, app: ASGIApp, guards: Mapping[str, Guard]):
         self.app = app
         self.guards = dict(guards)
-        # Rendered refusals by exception class and Retry-After: a flood repeats the same few.
-        self._refusals: dict[tuple[type[Exception], object], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
+        # Rendered refusals by exception class, Retry-After and https: a flood repeats the same few.
+        self._refusals: dict[tuple[type[Exception], object, bool], tuple[int, list[tuple[bytes, bytes]], bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(settings.API_PATH_PREFIXES):
